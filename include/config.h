@@ -1,0 +1,42 @@
+/* config.h: command line and environment -> an immutable struct config.
+ *
+ * Flags win over environment variables, which win over defaults. After
+ * config_parse returns 0 the struct is read-only for the life of the process;
+ * its strings point into argv/environ or static storage. */
+#ifndef THREADSTORE_CONFIG_H
+#define THREADSTORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum config_command { CMD_SERVE, CMD_MIGRATE, CMD_DEV_TOKEN, CMD_HELP, CMD_VERSION };
+
+struct config {
+	enum config_command command;
+	const char *listen_host;
+	int listen_port;
+	char listen_buf[256];
+	const char *database_url;
+	int pool_size;
+	int pipeline_depth;    /* queries in flight per database connection */
+	int max_queue;         /* queries waiting for a connection */
+	const char *jwt_secret;
+	size_t max_body;
+	size_t max_header;
+	int max_connections;
+	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
+	unsigned request_timeout_ms; /* from a request's first byte to its last */
+	int prepared;          /* named prepared statements (1) or unnamed (0) */
+	int migrate;           /* apply migrations before serving */
+	int log_debug;
+	/* dev-token */
+	const char *token_sub;
+	long token_ttl;
+};
+
+/* Returns 0, or -1 after printing a message to stderr. */
+int config_parse(struct config *cfg, int argc, char **argv) __attribute__((warn_unused_result));
+void config_usage(FILE *out);
+
+#endif

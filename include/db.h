@@ -1,0 +1,93 @@
+/* db.h: the fixed set of PostgreSQL connections, in pipeline mode, on the loop.
+ *
+ * Each connection is opened with PQconnectStartParams/PQconnectPoll, watched by
+ * one uv_poll_t, and carries many queries at once (each followed by a Sync, so
+ * one query's error never aborts another's). A query goes to the ready
+ * connection with the fewest in flight; when all are at pipeline_depth it waits
+ * in a bounded queue. A lost connection fails its queries (DB_UNAVAILABLE) and
+ * is reopened with backoff; nothing here ever blocks.
+ *
+ * Ownership: db_submit copies the parameters; the pool owns the query until its
+ * done callback returns, then frees it. A client that goes away calls
+ * db_cancel: the query still runs (its bytes may already be on the wire) but
+ * its callback is never called. The callback owns the PGresult it is given. */
+#ifndef THREADSTORE_DB_H
+#define THREADSTORE_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "config.h"
+#include "list.h"
+#include "queries.h"
+
+#define DB_MAX_PARAMS 6
+
+enum db_status {
+	DB_OK = 0,
+	DB_UNAVAILABLE = -1, /* no connection up, or it was lost mid-query */
+	DB_QUEUE_FULL = -2,  /* too many queries waiting */
+};
+
+struct db_query;
+/* res is NULL unless status is DB_OK; then it may still be PGRES_FATAL_ERROR. */
+typedef void (*db_done_fn)(struct db_query *q, PGresult *res, enum db_status status);
+
+struct db_query {
+	struct list link;
+	enum query_id qid;
+	int nparams;
+	const char *values[DB_MAX_PARAMS];
+	int lengths[DB_MAX_PARAMS];
+	db_done_fn done; /* NULL for the pool's own statements (prepare) */
+	void *owner;     /* NULL once cancelled */
+	PGresult *res;
+};
+
+enum db_conn_state { DBC_IDLE, DBC_CONNECTING, DBC_READY, DBC_BACKOFF, DBC_CLOSED };
+
+struct db_pool;
+
+struct db_conn {
+	struct db_pool *pool;
+	int index;
+	enum db_conn_state state;
+	PGconn *pg;
+	uv_poll_t *poll; /* heap: a socket change needs a new handle while the old closes */
+	int poll_fd;
+	int poll_events;
+	uv_timer_t timer; /* connect deadline, or backoff before reconnecting */
+	struct list inflight;
+	int ninflight;
+	unsigned backoff_ms;
+};
+
+struct db_pool {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct db_conn *conns;
+	int nconns;
+	int nready;
+	struct list waiting;
+	int nwaiting;
+	bool closing;
+	int open_handles; /* timers not yet closed, for db_pool_close */
+	void (*on_closed)(struct db_pool *);
+	/* counters for logs and metrics */
+	unsigned long reconnects;
+};
+
+int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
+	__attribute__((warn_unused_result));
+void db_pool_start(struct db_pool *p);
+/* Returns the query, or NULL with *status telling why it was refused. */
+struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
+			   const char *const *values, const int *lengths, db_done_fn done,
+			   void *owner, enum db_status *status);
+void db_cancel(struct db_query *q);
+bool db_ready(const struct db_pool *p);
+/* Fails every query, closes every connection; on_closed runs when all handles are closed. */
+void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *));
+
+#endif

@@ -1,0 +1,63 @@
+/* http.h: the request front end. Bytes in, whole requests out; no I/O here.
+ *
+ * A struct http_in wraps one llhttp parser for one client connection. The
+ * connection feeds it whatever bytes arrived; it accumulates the URL, the few
+ * headers we use and the body, each within its limit, and stops (pauses)
+ * after each complete request so that pipelined requests are served one at a
+ * time, in order. The bytes it did not consume belong to the caller, who feeds
+ * them again after http_in_next().
+ *
+ * Ownership: the http_in owns the struct http_req buffers; they stay valid
+ * until http_in_next() or http_in_free(). */
+#ifndef THREADSTORE_HTTP_H
+#define THREADSTORE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <llhttp.h>
+
+#include "buf.h"
+
+enum http_in_status {
+	HTTP_IN_MORE,    /* all bytes consumed, request not complete yet */
+	HTTP_IN_REQUEST, /* a request is ready in h->req; parser paused */
+	HTTP_IN_ERROR,   /* malformed or over a limit: answer error_status, then close */
+};
+
+struct http_req {
+	int method; /* llhttp_method_t */
+	struct buf url;
+	struct buf authorization;
+	struct buf content_type;
+	struct buf request_id;
+	struct buf body;
+	bool keep_alive;
+	bool has_body;        /* Content-Length or chunked framing was present */
+	bool expect_continue; /* client waits for "100 Continue" before the body */
+	bool body_too_large;  /* body over max_body: answer 413 and close */
+};
+
+struct http_in {
+	llhttp_t parser;
+	struct http_req req;
+	size_t max_header, max_body;
+	size_t header_bytes;
+	int cur;           /* which header the value spans belong to */
+	char field[32];
+	size_t field_len;  /* > sizeof field means "a name we do not track" */
+	int error_status;  /* for HTTP_IN_ERROR: 400, 431, ... */
+	const char *error_msg;
+	bool headers_done;
+	bool started;      /* a request has begun and is not yet served */
+};
+
+void http_in_init(struct http_in *h, size_t max_header, size_t max_body);
+void http_in_free(struct http_in *h);
+/* Parses up to len bytes; returns how many were consumed and sets *st. */
+size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_in_status *st);
+/* After an HTTP_IN_REQUEST was served: forget it and resume parsing. */
+void http_in_next(struct http_in *h);
+/* True while a request has started but is not complete (for timeouts, EOF). */
+bool http_in_mid_request(const struct http_in *h);
+
+#endif

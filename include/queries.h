@@ -1,0 +1,37 @@
+/* queries.h: every SQL statement the service runs, named and $n-parameterised.
+ * No SQL is ever assembled from request data. Parameters are text; $1 is
+ * always the user id, so every statement is scoped to one user. */
+#ifndef THREADSTORE_QUERIES_H
+#define THREADSTORE_QUERIES_H
+
+enum query_id {
+	Q_THREAD_GET,
+	Q_THREAD_GET_WITH_ITEMS,
+	Q_THREAD_PUT,
+	Q_THREAD_DELETE,
+	Q_THREADS_FIRST_ASC,
+	Q_THREADS_FIRST_DESC,
+	Q_THREADS_AFTER_ASC,
+	Q_THREADS_AFTER_DESC,
+	Q_ITEM_GET,
+	Q_ITEM_PUT,
+	Q_ITEM_DELETE,
+	Q_ITEMS_FIRST_ASC,
+	Q_ITEMS_FIRST_DESC,
+	Q_ITEMS_AFTER_ASC,
+	Q_ITEMS_AFTER_DESC,
+	Q_ATTACHMENT_GET,
+	Q_ATTACHMENT_PUT,
+	Q_ATTACHMENT_DELETE,
+	Q_COUNT
+};
+
+struct query {
+	const char *name; /* prepared statement name */
+	const char *sql;
+	int nparams;
+};
+
+extern const struct query queries[Q_COUNT];
+
+#endif

@@ -1,0 +1,51 @@
+/* response.h: one HTTP response under construction.
+ *
+ * A reply is a status, extra header lines and a body made of parts. A part
+ * either points at bytes someone else keeps alive (static strings, or values
+ * inside the PGresult the reply holds) or is copied into the reply's own
+ * buffer. Pages of stored documents are thus sent straight from libpq's
+ * result memory, never copied or re-serialised. The reply owns `res` and
+ * frees it in reply_free, after the bytes are written. */
+#ifndef THREADSTORE_RESPONSE_H
+#define THREADSTORE_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+#include <uv.h>
+
+#include "buf.h"
+
+struct reply_part {
+	const char *ptr; /* NULL: bytes at `off` in own */
+	size_t off;
+	size_t len;
+};
+
+struct reply {
+	int status;
+	struct buf head; /* status line and headers, built by reply_finish */
+	struct buf extra; /* extra header lines, each ending in \r\n */
+	struct buf own;
+	struct reply_part *parts;
+	size_t nparts, cap;
+	size_t body_len;
+	PGresult *res;
+	const char *content_type;
+};
+
+void reply_init(struct reply *r, int status);
+void reply_free(struct reply *r);
+void reply_header(struct reply *r, const char *name, const char *value);
+void reply_ref(struct reply *r, const char *p, size_t n);  /* kept alive by caller/res */
+void reply_copy(struct reply *r, const char *p, size_t n); /* copied */
+void reply_copy_str(struct reply *r, const char *s);
+/* The reply takes ownership of res (at most one per reply). */
+void reply_keep_result(struct reply *r, PGresult *res);
+/* Builds the head and fills bufs (1 + nparts entries, caller-allocated). */
+size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs);
+/* {"error":{"code":...,"message":...}} */
+void reply_error_body(struct reply *r, const char *code, const char *message);
+const char *reply_status_text(int status);
+
+#endif

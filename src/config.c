@@ -1,0 +1,254 @@
+/* config.c: parse and validate configuration. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct option_def {
+	const char *flag; /* --name */
+	const char *env;  /* environment variable or NULL */
+	const char *help;
+};
+
+static const struct option_def options[] = {
+	{"--listen", "THREADSTORE_LISTEN", "HOST:PORT to listen on (default 0.0.0.0:8080; port 0 picks one)"},
+	{"--database-url", "DATABASE_URL", "libpq conninfo or postgresql:// URI (default: libpq defaults)"},
+	{"--pool-size", "THREADSTORE_POOL_SIZE", "PostgreSQL connections (default 4)"},
+	{"--pipeline-depth", "THREADSTORE_PIPELINE_DEPTH", "queries in flight per connection (default 64)"},
+	{"--max-queue", "THREADSTORE_MAX_QUEUE", "queries waiting for a connection before 503 (default 4096)"},
+	{"--statements", "THREADSTORE_STATEMENTS",
+	 "prepared (named, per connection; default) or unnamed (for PgBouncer before 1.21)"},
+	{"--jwt-secret", "THREADSTORE_JWT_SECRET", "HS256 secret for bearer tokens"},
+	{"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 1048576)"},
+	{"--max-header", "THREADSTORE_MAX_HEADER", "request line + headers limit in bytes (default 16384)"},
+	{"--max-connections", "THREADSTORE_MAX_CONNECTIONS", "client connections (default 20000)"},
+	{"--idle-timeout", "THREADSTORE_IDLE_TIMEOUT", "seconds an idle keep-alive connection is kept (default 60)"},
+	{"--request-timeout", "THREADSTORE_REQUEST_TIMEOUT", "seconds for a request to arrive in full (default 30)"},
+	{"--no-migrate", NULL, "do not apply migrations at start"},
+	{"--debug", NULL, "log debug lines"},
+	{"--sub", NULL, "dev-token: the user id (sub claim)"},
+	{"--ttl", NULL, "dev-token: seconds until exp (default 86400)"},
+};
+
+void config_usage(FILE *out)
+{
+	fputs("usage: threadstore [serve|migrate|dev-token] [options]\n"
+	      "  serve      run the HTTP service (default)\n"
+	      "  migrate    apply the schema migrations and exit\n"
+	      "  dev-token  print an HS256 token for --sub signed with the configured secret\n"
+	      "options (environment variable in brackets):\n",
+	      out);
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		fprintf(out, "  %-18s %s%s%s%s\n", options[i].flag, options[i].help,
+			options[i].env ? " [" : "", options[i].env ? options[i].env : "",
+			options[i].env ? "]" : "");
+	fputs("  --help, --version\n", out);
+}
+
+static int parse_long(const char *name, const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "threadstore: %s must be an integer in %ld..%ld, got '%s'\n", name, min,
+			max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_listen(struct config *cfg, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof cfg->listen_buf) {
+		fprintf(stderr, "threadstore: --listen wants HOST:PORT, got '%s'\n", s);
+		return -1;
+	}
+	long port;
+	if (parse_long("listen port", colon + 1, 0, 65535, &port) < 0)
+		return -1;
+	const char *h = s;
+	size_t hl = (size_t)(colon - s);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') { /* [::1]:8080 */
+		h++;
+		hl -= 2;
+	}
+	memcpy(cfg->listen_buf, h, hl);
+	cfg->listen_buf[hl] = '\0';
+	cfg->listen_host = cfg->listen_buf;
+	cfg->listen_port = (int)port;
+	return 0;
+}
+
+/* Applies one option value; `name` is the flag for messages. */
+static int apply(struct config *cfg, const char *flag, const char *v)
+{
+	long n;
+	if (strcmp(flag, "--listen") == 0)
+		return parse_listen(cfg, v);
+	if (strcmp(flag, "--database-url") == 0) {
+		cfg->database_url = v;
+		return 0;
+	}
+	if (strcmp(flag, "--jwt-secret") == 0) {
+		cfg->jwt_secret = v;
+		return 0;
+	}
+	if (strcmp(flag, "--statements") == 0) {
+		if (strcmp(v, "prepared") != 0 && strcmp(v, "unnamed") != 0) {
+			fprintf(stderr, "threadstore: --statements is prepared or unnamed, got '%s'\n", v);
+			return -1;
+		}
+		cfg->prepared = strcmp(v, "prepared") == 0;
+		return 0;
+	}
+	if (strcmp(flag, "--sub") == 0) {
+		cfg->token_sub = v;
+		return 0;
+	}
+	if (strcmp(flag, "--pool-size") == 0) {
+		if (parse_long(flag, v, 1, 256, &n) < 0)
+			return -1;
+		cfg->pool_size = (int)n;
+	} else if (strcmp(flag, "--pipeline-depth") == 0) {
+		if (parse_long(flag, v, 1, 4096, &n) < 0)
+			return -1;
+		cfg->pipeline_depth = (int)n;
+	} else if (strcmp(flag, "--max-queue") == 0) {
+		if (parse_long(flag, v, 0, 1000000, &n) < 0)
+			return -1;
+		cfg->max_queue = (int)n;
+	} else if (strcmp(flag, "--max-body") == 0) {
+		if (parse_long(flag, v, 1024, 1L << 30, &n) < 0)
+			return -1;
+		cfg->max_body = (size_t)n;
+	} else if (strcmp(flag, "--max-header") == 0) {
+		if (parse_long(flag, v, 1024, 1L << 20, &n) < 0)
+			return -1;
+		cfg->max_header = (size_t)n;
+	} else if (strcmp(flag, "--max-connections") == 0) {
+		if (parse_long(flag, v, 1, 1000000, &n) < 0)
+			return -1;
+		cfg->max_connections = (int)n;
+	} else if (strcmp(flag, "--idle-timeout") == 0) {
+		if (parse_long(flag, v, 1, 86400, &n) < 0)
+			return -1;
+		cfg->idle_timeout_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--request-timeout") == 0) {
+		if (parse_long(flag, v, 1, 3600, &n) < 0)
+			return -1;
+		cfg->request_timeout_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--ttl") == 0) {
+		if (parse_long(flag, v, 1, 10L * 365 * 86400, &n) < 0)
+			return -1;
+		cfg->token_ttl = n;
+	} else {
+		fprintf(stderr, "threadstore: unknown option %s (see --help)\n", flag);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct option_def *find_option(const char *flag, size_t len)
+{
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		if (strlen(options[i].flag) == len && strncmp(options[i].flag, flag, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->command = CMD_SERVE;
+	cfg->pool_size = 4;
+	cfg->pipeline_depth = 64;
+	cfg->max_queue = 4096;
+	cfg->max_body = 1 << 20;
+	cfg->max_header = 16 << 10;
+	cfg->max_connections = 20000;
+	cfg->migrate = 1;
+	cfg->idle_timeout_ms = 60000;
+	cfg->request_timeout_ms = 30000;
+	cfg->prepared = 1;
+	cfg->token_ttl = 86400;
+	cfg->database_url = "";
+	if (parse_listen(cfg, "0.0.0.0:8080") < 0)
+		return -1;
+
+	/* Environment first, so flags override it. */
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+		const char *v = options[i].env ? getenv(options[i].env) : NULL;
+		if (v != NULL && v[0] != '\0' && apply(cfg, options[i].flag, v) < 0)
+			return -1;
+	}
+
+	int i = 1;
+	if (i < argc && argv[i][0] != '-') {
+		if (strcmp(argv[i], "serve") == 0)
+			cfg->command = CMD_SERVE;
+		else if (strcmp(argv[i], "migrate") == 0)
+			cfg->command = CMD_MIGRATE;
+		else if (strcmp(argv[i], "dev-token") == 0)
+			cfg->command = CMD_DEV_TOKEN;
+		else {
+			fprintf(stderr, "threadstore: unknown command '%s' (see --help)\n", argv[i]);
+			return -1;
+		}
+		i++;
+	}
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			cfg->command = CMD_HELP;
+			return 0;
+		}
+		if (strcmp(a, "--version") == 0) {
+			cfg->command = CMD_VERSION;
+			return 0;
+		}
+		if (strcmp(a, "--no-migrate") == 0) {
+			cfg->migrate = 0;
+			continue;
+		}
+		if (strcmp(a, "--debug") == 0) {
+			cfg->log_debug = 1;
+			continue;
+		}
+		const char *eq = strchr(a, '=');
+		size_t flen = eq ? (size_t)(eq - a) : strlen(a);
+		const struct option_def *o = find_option(a, flen);
+		if (o == NULL) {
+			fprintf(stderr, "threadstore: unknown option %s (see --help)\n", a);
+			return -1;
+		}
+		const char *v = eq ? eq + 1 : NULL;
+		if (v == NULL) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "threadstore: %s needs a value\n", o->flag);
+				return -1;
+			}
+			v = argv[++i];
+		}
+		if (apply(cfg, o->flag, v) < 0)
+			return -1;
+	}
+
+	if (cfg->command == CMD_SERVE || cfg->command == CMD_DEV_TOKEN) {
+		if (cfg->jwt_secret == NULL || strlen(cfg->jwt_secret) < 16) {
+			fputs("threadstore: a JWT secret of at least 16 bytes is required "
+			      "(--jwt-secret or THREADSTORE_JWT_SECRET)\n",
+			      stderr);
+			return -1;
+		}
+	}
+	if (cfg->command == CMD_DEV_TOKEN && (cfg->token_sub == NULL || cfg->token_sub[0] == '\0')) {
+		fputs("threadstore: dev-token needs --sub USER\n", stderr);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,487 @@
+/* db.c: connect/reconnect, pipeline FIFO, dispatch, results -> callbacks. */
+#include "db.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define CONNECT_TIMEOUT_MS 5000
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000 /* a restarted database is back in use within a second */
+
+static void conn_connect(struct db_conn *c);
+static void conn_fail(struct db_conn *c, const char *why);
+static void pump(struct db_conn *c);
+
+static void free_query(struct db_query *q)
+{
+	if (q->res)
+		PQclear(q->res);
+	free(q);
+}
+
+/* Completes a query: its callback (unless cancelled) then free. */
+static void finish(struct db_query *q, enum db_status st)
+{
+	PGresult *res = q->res;
+	q->res = NULL;
+	if (q->done == NULL && res != NULL && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char m[512];
+		const char *e = PQresultErrorMessage(res);
+		log_error("statement failed to prepare", "statement=%s error=%s", queries[q->qid].name,
+			  log_quote(m, sizeof m, e, strlen(e)));
+	}
+	if (q->done != NULL && q->owner != NULL) {
+		q->done(q, st == DB_OK ? res : NULL, st);
+		if (st == DB_OK)
+			res = NULL; /* the callback owns it now */
+	}
+	if (res)
+		PQclear(res);
+	free_query(q);
+}
+
+static void log_pg_error(const char *msg, struct db_conn *c, const char *detail)
+{
+	char q[512];
+	size_t n = strlen(detail);
+	while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == ' '))
+		n--;
+	log_warn(msg, "conn=%d error=%s", c->index, log_quote(q, sizeof q, detail, n));
+}
+
+/* ---- the poll handle -------------------------------------------------------------- */
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void poll_drop(struct db_conn *c)
+{
+	if (c->poll == NULL)
+		return;
+	uv_poll_stop(c->poll); /* removes the fd from epoll before PQfinish closes it */
+	uv_close((uv_handle_t *)c->poll, on_poll_closed);
+	c->poll = NULL;
+	c->poll_fd = -1;
+	c->poll_events = 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Watches the connection's current socket for `events`; a new socket gets a new handle. */
+static int poll_watch(struct db_conn *c, int events)
+{
+	int fd = PQsocket(c->pg);
+	if (fd < 0)
+		return -1;
+	if (c->poll != NULL && c->poll_fd != fd)
+		poll_drop(c);
+	if (c->poll == NULL) {
+		c->poll = malloc(sizeof *c->poll);
+		if (c->poll == NULL)
+			return -1;
+		if (uv_poll_init(c->pool->loop, c->poll, fd) != 0) {
+			free(c->poll);
+			c->poll = NULL;
+			return -1;
+		}
+		c->poll->data = c;
+		c->poll_fd = fd;
+		c->poll_events = 0;
+	}
+	if (c->poll_events == events)
+		return 0;
+	if (uv_poll_start(c->poll, events, on_poll) != 0)
+		return -1;
+	c->poll_events = events;
+	return 0;
+}
+
+/* ---- connecting --------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t)
+{
+	struct db_conn *c = container_of(t, struct db_conn, timer);
+	if (c->state == DBC_BACKOFF)
+		conn_connect(c);
+	else if (c->state == DBC_CONNECTING)
+		conn_fail(c, "connect timed out");
+}
+
+static void quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Sends every statement's Parse up front; queries pipelined after them see them. */
+static int prepare_all(struct db_conn *c)
+{
+	for (int i = 0; i < Q_COUNT; i++) {
+		struct db_query *q = calloc(1, sizeof *q);
+		if (q == NULL)
+			return -1;
+		q->qid = (enum query_id)i;
+		if (!PQsendPrepare(c->pg, queries[i].name, queries[i].sql, queries[i].nparams, NULL) ||
+		    !PQpipelineSync(c->pg)) {
+			free(q);
+			return -1;
+		}
+		list_push_back(&c->inflight, &q->link);
+		c->ninflight++;
+	}
+	return 0;
+}
+
+static void on_connected(struct db_conn *c)
+{
+	struct db_pool *p = c->pool;
+	uv_timer_stop(&c->timer);
+	PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
+	if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg)) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (p->cfg->prepared && prepare_all(c) < 0) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->state = DBC_READY;
+	c->backoff_ms = 0;
+	p->nready++;
+	log_info("database connection ready", "conn=%d ready=%d/%d", c->index, p->nready, p->nconns);
+	pump(c);
+	int events = UV_READABLE | (PQflush(c->pg) == 1 ? UV_WRITABLE : 0);
+	if (poll_watch(c, events) < 0)
+		conn_fail(c, "cannot watch the database socket");
+}
+
+static void connect_step(struct db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_OK:
+		on_connected(c);
+		return;
+	case PGRES_POLLING_READING:
+		if (poll_watch(c, UV_READABLE) < 0)
+			conn_fail(c, "cannot watch the database socket");
+		return;
+	case PGRES_POLLING_WRITING:
+		if (poll_watch(c, UV_WRITABLE) < 0)
+			conn_fail(c, "cannot watch the database socket");
+		return;
+	default:
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+}
+
+static void conn_connect(struct db_conn *c)
+{
+	static const char *const keys[] = {"dbname", "client_encoding", "fallback_application_name",
+					   NULL};
+	const char *vals[] = {c->pool->cfg->database_url, "UTF8", "threadstore", NULL};
+	c->pg = PQconnectStartParams(keys, vals, 1);
+	if (c->pg == NULL) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	c->state = DBC_CONNECTING;
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	/* libpq ignores connect_timeout in nonblocking connects: enforce our own. */
+	uv_timer_start(&c->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
+	if (poll_watch(c, UV_WRITABLE) < 0)
+		conn_fail(c, "cannot watch the database socket");
+}
+
+/* ---- failure -------------------------------------------------------------------------- */
+
+static void fail_waiting(struct db_pool *p)
+{
+	struct list *e;
+	while ((e = list_pop_front(&p->waiting)) != NULL) {
+		p->nwaiting--;
+		finish(container_of(e, struct db_query, link), DB_UNAVAILABLE);
+	}
+}
+
+/* Drops the connection, fails what was in flight on it, schedules a reconnect. */
+static void conn_fail(struct db_conn *c, const char *why)
+{
+	struct db_pool *p = c->pool;
+	if (c->state == DBC_READY)
+		p->nready--;
+	log_pg_error(c->state == DBC_READY ? "database connection lost" : "database connect failed",
+		     c, why);
+	poll_drop(c);
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	struct list *e;
+	while ((e = list_pop_front(&c->inflight)) != NULL) {
+		c->ninflight--;
+		finish(container_of(e, struct db_query, link), DB_UNAVAILABLE);
+	}
+	if (p->nready == 0)
+		fail_waiting(p); /* nobody could serve them: answer now rather than hang */
+	if (p->closing) {
+		c->state = DBC_CLOSED;
+		return;
+	}
+	c->state = DBC_BACKOFF;
+	p->reconnects++;
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (c->backoff_ms > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+	/* Jitter spreads the reconnects of many instances after an outage. */
+	unsigned delay = c->backoff_ms / 2 + (unsigned)rand() % (c->backoff_ms / 2 + 1);
+	uv_timer_start(&c->timer, on_timer, delay, 0);
+}
+
+/* ---- queries ------------------------------------------------------------------------ */
+
+static int send_query(struct db_conn *c, struct db_query *q)
+{
+	const struct query *s = &queries[q->qid];
+	int ok = c->pool->cfg->prepared
+			 ? PQsendQueryPrepared(c->pg, s->name, q->nparams, q->values, q->lengths,
+					       NULL, 0)
+			 : PQsendQueryParams(c->pg, s->sql, q->nparams, NULL, q->values, q->lengths,
+					     NULL, 0);
+	if (!ok || !PQpipelineSync(c->pg))
+		return -1;
+	list_push_back(&c->inflight, &q->link);
+	c->ninflight++;
+	return 0;
+}
+
+/* Moves waiting queries onto c while it has room. */
+static void pump(struct db_conn *c)
+{
+	struct db_pool *p = c->pool;
+	struct list *e;
+	while (c->state == DBC_READY && c->ninflight < p->cfg->pipeline_depth &&
+	       (e = list_pop_front(&p->waiting)) != NULL) {
+		struct db_query *q = container_of(e, struct db_query, link);
+		p->nwaiting--;
+		if (q->owner == NULL) {
+			free_query(q); /* cancelled while waiting: never sent */
+			continue;
+		}
+		if (send_query(c, q) < 0) {
+			finish(q, DB_UNAVAILABLE);
+			conn_fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+	}
+}
+
+static void flush(struct db_conn *c)
+{
+	int r = PQflush(c->pg);
+	if (r < 0) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (poll_watch(c, UV_READABLE | (r == 1 ? UV_WRITABLE : 0)) < 0)
+		conn_fail(c, "cannot watch the database socket");
+}
+
+static void read_results(struct db_conn *c)
+{
+	if (!PQconsumeInput(c->pg)) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	int nulls = 0;
+	while (c->state == DBC_READY && !list_empty(&c->inflight) && !PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (r == NULL) {
+			/* End of one query's results. Two in a row would mean libpq and our
+			 * FIFO disagree; stop rather than spin. */
+			if (++nulls > 1)
+				break;
+			continue;
+		}
+		nulls = 0;
+		struct db_query *q = container_of(c->inflight.next, struct db_query, link);
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			list_remove(&q->link);
+			c->ninflight--;
+			finish(q, DB_OK);
+			continue;
+		}
+		if (q->res == NULL)
+			q->res = r; /* one statement, one result */
+		else
+			PQclear(r);
+	}
+	if (c->state != DBC_READY)
+		return;
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	pump(c);
+	if (c->state == DBC_READY)
+		flush(c);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct db_conn *c = h->data;
+	if (c->state == DBC_CONNECTING) {
+		connect_step(c);
+		return;
+	}
+	if (c->state != DBC_READY)
+		return;
+	if (status < 0) {
+		conn_fail(c, uv_strerror(status));
+		return;
+	}
+	if (events & UV_WRITABLE) {
+		flush(c);
+		if (c->state != DBC_READY)
+			return;
+	}
+	if (events & UV_READABLE)
+		read_results(c);
+}
+
+struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
+			   const char *const *values, const int *lengths, db_done_fn done,
+			   void *owner, enum db_status *status)
+{
+	struct db_conn *best = NULL;
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		if (c->state == DBC_READY && (best == NULL || c->ninflight < best->ninflight))
+			best = c;
+	}
+	if (best == NULL || p->closing) {
+		*status = DB_UNAVAILABLE;
+		return NULL;
+	}
+	bool room = best->ninflight < p->cfg->pipeline_depth;
+	if (!room && p->nwaiting >= p->cfg->max_queue) {
+		*status = DB_QUEUE_FULL;
+		return NULL;
+	}
+	/* One allocation: the query, then its parameter bytes. */
+	size_t total = 0;
+	for (int i = 0; i < nparams; i++)
+		total += (size_t)lengths[i] + 1;
+	struct db_query *q = malloc(sizeof *q + total);
+	if (q == NULL) {
+		*status = DB_UNAVAILABLE;
+		return NULL;
+	}
+	memset(q, 0, sizeof *q);
+	list_init(&q->link);
+	q->qid = qid;
+	q->nparams = nparams;
+	q->done = done;
+	q->owner = owner;
+	char *dst = (char *)(q + 1);
+	for (int i = 0; i < nparams; i++) {
+		memcpy(dst, values[i], (size_t)lengths[i]);
+		dst[lengths[i]] = '\0'; /* text-format parameters are NUL-terminated */
+		q->values[i] = dst;
+		q->lengths[i] = lengths[i];
+		dst += lengths[i] + 1;
+	}
+	if (!room) {
+		list_push_back(&p->waiting, &q->link);
+		p->nwaiting++;
+		*status = DB_OK;
+		return q;
+	}
+	if (send_query(best, q) < 0) {
+		free_query(q);
+		conn_fail(best, PQerrorMessage(best->pg));
+		*status = DB_UNAVAILABLE;
+		return NULL;
+	}
+	/* Never fail the connection from here: that would complete q (and call its
+	 * owner back) before the owner has even seen q. A failed flush shows up as a
+	 * writable socket whose flush fails, on the next loop turn. */
+	if (PQflush(best->pg) != 0 && poll_watch(best, UV_READABLE | UV_WRITABLE) < 0)
+		log_warn("cannot watch the database socket", "conn=%d", best->index);
+	*status = DB_OK;
+	return q;
+}
+
+void db_cancel(struct db_query *q)
+{
+	q->owner = NULL;
+}
+
+bool db_ready(const struct db_pool *p)
+{
+	return p->nready > 0 && !p->closing;
+}
+
+int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
+{
+	memset(p, 0, sizeof *p);
+	p->loop = loop;
+	p->cfg = cfg;
+	list_init(&p->waiting);
+	p->conns = calloc((size_t)cfg->pool_size, sizeof *p->conns);
+	if (p->conns == NULL)
+		return -1;
+	p->nconns = cfg->pool_size;
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		c->pool = p;
+		c->index = i;
+		c->poll_fd = -1;
+		list_init(&c->inflight);
+		if (uv_timer_init(loop, &c->timer) != 0)
+			return -1;
+		p->open_handles++;
+	}
+	return 0;
+}
+
+void db_pool_start(struct db_pool *p)
+{
+	for (int i = 0; i < p->nconns; i++)
+		conn_connect(&p->conns[i]);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct db_conn *c = container_of((uv_timer_t *)h, struct db_conn, timer);
+	struct db_pool *p = c->pool;
+	if (--p->open_handles == 0) {
+		free(p->conns);
+		p->conns = NULL;
+		if (p->on_closed)
+			p->on_closed(p);
+	}
+}
+
+void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *))
+{
+	p->closing = true;
+	p->on_closed = on_closed;
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		if (c->pg != NULL)
+			conn_fail(c, "shutting down");
+		c->state = DBC_CLOSED;
+		uv_timer_stop(&c->timer);
+		uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+	}
+	fail_waiting(p);
+}

@@ -1,0 +1,140 @@
+/* response.c: status line, headers, JSON error bodies, body parts. */
+#include "response.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void reply_init(struct reply *r, int status)
+{
+	memset(r, 0, sizeof *r);
+	r->status = status;
+	r->content_type = "application/json";
+}
+
+void reply_free(struct reply *r)
+{
+	buf_free(&r->head);
+	buf_free(&r->extra);
+	buf_free(&r->own);
+	free(r->parts);
+	if (r->res)
+		PQclear(r->res);
+	memset(r, 0, sizeof *r);
+}
+
+void reply_header(struct reply *r, const char *name, const char *value)
+{
+	buf_puts(&r->extra, name);
+	buf_append(&r->extra, ": ", 2);
+	buf_puts(&r->extra, value);
+	buf_append(&r->extra, "\r\n", 2);
+}
+
+static struct reply_part *add_part(struct reply *r)
+{
+	if (r->nparts == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct reply_part *p = realloc(r->parts, cap * sizeof *p);
+		if (p == NULL)
+			abort(); /* see buf.c: allocation failure is fatal */
+		r->parts = p;
+		r->cap = cap;
+	}
+	return &r->parts[r->nparts++];
+}
+
+void reply_ref(struct reply *r, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	struct reply_part *part = add_part(r);
+	*part = (struct reply_part){.ptr = p, .len = n};
+	r->body_len += n;
+}
+
+void reply_copy(struct reply *r, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	/* Extend the previous copied part when adjacent: fewer iovecs. */
+	if (r->nparts > 0 && r->parts[r->nparts - 1].ptr == NULL &&
+	    r->parts[r->nparts - 1].off + r->parts[r->nparts - 1].len == r->own.len) {
+		r->parts[r->nparts - 1].len += n;
+	} else {
+		struct reply_part *part = add_part(r);
+		*part = (struct reply_part){.ptr = NULL, .off = r->own.len, .len = n};
+	}
+	buf_append(&r->own, p, n);
+	r->body_len += n;
+}
+
+void reply_copy_str(struct reply *r, const char *s)
+{
+	reply_copy(r, s, strlen(s));
+}
+
+void reply_keep_result(struct reply *r, PGresult *res)
+{
+	if (r->res)
+		PQclear(r->res);
+	r->res = res;
+}
+
+const char *reply_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs)
+{
+	buf_reset(&r->head);
+	buf_printf(&r->head, "HTTP/1.1 %d %s\r\n", r->status, reply_status_text(r->status));
+	if (r->status != 204) {
+		if (r->body_len > 0)
+			buf_printf(&r->head, "Content-Type: %s\r\n", r->content_type);
+		buf_printf(&r->head, "Content-Length: %zu\r\n", r->body_len);
+	}
+	if (!keep_alive)
+		buf_puts(&r->head, "Connection: close\r\n");
+	buf_append(&r->head, buf_rptr(&r->extra), buf_rlen(&r->extra));
+	buf_append(&r->head, "\r\n", 2);
+
+	bufs[0] = uv_buf_init(r->head.data, (unsigned)r->head.len);
+	for (size_t i = 0; i < r->nparts; i++) {
+		const struct reply_part *p = &r->parts[i];
+		const char *base = p->ptr ? p->ptr : r->own.data + p->off;
+		/* uv_buf_t is not const-correct; libuv only reads these bytes. */
+		bufs[i + 1] = uv_buf_init((char *)(uintptr_t)base, (unsigned)p->len);
+	}
+	return r->nparts + 1;
+}
+
+void reply_error_body(struct reply *r, const char *code, const char *message)
+{
+	struct buf b = {0};
+	buf_puts(&b, "{\"error\":{\"code\":\"");
+	buf_json_escape(&b, code, strlen(code));
+	buf_puts(&b, "\",\"message\":\"");
+	buf_json_escape(&b, message, strlen(message));
+	buf_puts(&b, "\"}}");
+	reply_copy(r, b.data, b.len);
+	buf_free(&b);
+}

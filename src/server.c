@@ -1,0 +1,142 @@
+/* server.c: listener, accept, connection registry, graceful shutdown order. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+
+#define DRAIN_TIMEOUT_MS 10000
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct server *s = container_of((uv_tcp_t *)l, struct server, listener);
+	if (status < 0) {
+		log_warn("accept failed", "error=%s", uv_strerror(status));
+		return;
+	}
+	if (conn_accept(s, l) < 0)
+		log_warn("connection refused", "conns=%d", s->nconns);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct server *s = h->data;
+	log_info("shutting down", "signal=%d conns=%d", signum, s->nconns);
+	server_shutdown(s);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_pool_closed(struct db_pool *p)
+{
+	struct server *s = container_of(p, struct server, pool);
+	uv_close((uv_handle_t *)&s->sigterm, on_handle_closed);
+	uv_close((uv_handle_t *)&s->sigint, on_handle_closed);
+	uv_close((uv_handle_t *)&s->drain_timer, on_handle_closed);
+	log_info("stopped", "%s", "");
+}
+
+static void maybe_finish(struct server *s)
+{
+	if (s->draining && s->nconns == 0 && !s->pool.closing) {
+		uv_timer_stop(&s->drain_timer);
+		db_pool_close(&s->pool, on_pool_closed);
+	}
+}
+
+void server_conn_closed(struct server *s)
+{
+	maybe_finish(s);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+	struct server *s = container_of(t, struct server, drain_timer);
+	log_warn("drain timeout, closing connections", "conns=%d", s->nconns);
+	struct list *e, *next;
+	for (e = s->conns.next; e != &s->conns; e = next) {
+		next = e->next;
+		conn_close(container_of(e, struct conn, link));
+	}
+}
+
+void server_shutdown(struct server *s)
+{
+	if (s->draining)
+		return;
+	s->draining = true;
+	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+	uv_timer_start(&s->drain_timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+	struct list *e, *next;
+	for (e = s->conns.next; e != &s->conns; e = next) {
+		next = e->next;
+		conn_shutdown(container_of(e, struct conn, link));
+	}
+	maybe_finish(s);
+}
+
+static int bind_listener(struct server *s)
+{
+	const struct config *cfg = s->cfg;
+	struct sockaddr_storage ss;
+	int rc;
+	if (strchr(cfg->listen_host, ':'))
+		rc = uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&ss);
+	else
+		rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&ss);
+	if (rc != 0) {
+		log_error("bad listen address", "addr=%s error=%s", cfg->listen_host, uv_strerror(rc));
+		return -1;
+	}
+	if ((rc = uv_tcp_init(s->loop, &s->listener)) != 0 ||
+	    (rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0)) != 0 ||
+	    (rc = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection)) != 0) {
+		log_error("cannot listen", "addr=%s port=%d error=%s", cfg->listen_host,
+			  cfg->listen_port, uv_strerror(rc));
+		return -1;
+	}
+	struct sockaddr_storage bound;
+	int len = sizeof bound;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len) == 0) {
+		if (bound.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&bound;
+			uv_ip6_name(a, ip, sizeof ip);
+			port = ntohs(a->sin6_port);
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&bound;
+			uv_ip4_name(a, ip, sizeof ip);
+			port = ntohs(a->sin_port);
+		}
+	}
+	log_info("listening", "addr=%s:%d pool=%d", ip, port, cfg->pool_size);
+	return 0;
+}
+
+int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
+{
+	memset(s, 0, sizeof *s);
+	s->loop = loop;
+	s->cfg = cfg;
+	list_init(&s->conns);
+	auth_init(&s->auth, cfg->jwt_secret, 10);
+	if (db_pool_init(&s->pool, loop, cfg) < 0)
+		return -1;
+	if (uv_signal_init(loop, &s->sigterm) != 0 || uv_signal_init(loop, &s->sigint) != 0 ||
+	    uv_timer_init(loop, &s->drain_timer) != 0)
+		return -1;
+	s->sigterm.data = s->sigint.data = s;
+	if (uv_signal_start(&s->sigterm, on_signal, SIGTERM) != 0 ||
+	    uv_signal_start(&s->sigint, on_signal, SIGINT) != 0)
+		return -1;
+	if (bind_listener(s) < 0)
+		return -1;
+	db_pool_start(&s->pool);
+	return 0;
+}
