@@ -1,1 +1,65 @@
-int main(void){return 0;}
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "check.h"
+#include "doc.h"
+
+static int64_t t(const char *s)
+{
+	int64_t us = -1;
+	if (doc_parse_time(s, strlen(s), &us) < 0)
+		return -1;
+	return us;
+}
+
+static int check(enum doc_kind k, const char *body, const char *id, const char *thread,
+		 struct doc_info *d, struct buf *scratch, struct buf *id_out)
+{
+	const char *why;
+	return doc_check(k, body, strlen(body), id, id ? strlen(id) : 0, thread,
+			 thread ? strlen(thread) : 0, id_out, d, scratch, &why);
+}
+
+int main(void)
+{
+	CHECK(t("1970-01-01T00:00:00") == 0);
+	CHECK(t("1970-01-01T00:00:01.5") == 1500000);
+	CHECK(t("2025-01-01T00:00:00") == t("2025-01-01T00:00:00+00:00"));
+	CHECK(t("2025-01-01T01:00:00+01:00") == t("2025-01-01T00:00:00Z"));
+	CHECK(t("2024-12-31T19:00:00-05:00") == t("2025-01-01T00:00:00z"));
+	CHECK(t("2025-06-01T12:00:00.123456") - t("2025-06-01T12:00:00") == 123456);
+	CHECK(t("2025-06-01 12:00:00") == t("2025-06-01T12:00:00"));
+	CHECK(t("2024-02-29T00:00:00") > 0);
+	CHECK(t("2025-02-29T00:00:00") == -1);
+	CHECK(t("2025-13-01T00:00:00") == -1);
+	CHECK(t("2025-01-01") == -1);
+	CHECK(t("2025-01-01T00:00:00+") == -1);
+	CHECK(t("2025-01-01T00:00:00Zjunk") == -1);
+	CHECK(t("yesterday") == -1);
+	CHECK(t("1900-01-01T00:00:00") < 0 && t("1900-01-01T00:00:00") != -1);
+
+	struct doc_info d;
+	struct buf scratch = {0}, id = {0};
+	CHECK(check(DOC_THREAD, " {\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}\n", "t", NULL,
+		    &d, &scratch, NULL) == 0 &&
+	      d.text_len == 45 && d.text[0] == '{');
+	CHECK(check(DOC_THREAD, "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"items\":{\"data\":[]}}",
+		    "t", NULL, &d, &scratch, NULL) == 0 &&
+	      memmem(d.text, d.text_len, "items", 5) == NULL);
+	CHECK(check(DOC_THREAD, "{\"id\":\"u\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", NULL, &d,
+		    &scratch, NULL) < 0);
+	CHECK(check(DOC_THREAD, "[1]", "t", NULL, &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_THREAD, "{\"id\":\"t\"", "t", NULL, &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_THREAD, "{\"id\":\"t\",\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}", "t",
+		    NULL, &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_ITEM, "{\"id\":\"m\",\"thread_id\":\"t\",\"type\":\"user_message\",\"created_at\":\"2025-01-01T00:00:00\"}",
+		    NULL, "t", &d, &scratch, &id) == 0 && id.len == 1 && id.data[0] == 'm');
+	CHECK(check(DOC_ITEM, "{\"id\":\"m\",\"thread_id\":\"x\",\"type\":\"user_message\",\"created_at\":\"2025-01-01T00:00:00\"}",
+		    "m", "t", &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_ITEM, "{\"id\":\"m\",\"thread_id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}",
+		    "m", "t", &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_ATTACHMENT, "{\"id\":\"a\",\"name\":\"f.png\"}", "a", NULL, &d, &scratch, NULL) == 0);
+	buf_free(&scratch);
+	buf_free(&id);
+	return check_done();
+}
