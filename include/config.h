@@ -27,6 +27,7 @@ struct config {
 	int max_connections;
 	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
 	unsigned request_timeout_ms; /* from a request's first byte to its last */
+	unsigned drain_timeout_ms;   /* at shutdown, for requests in flight */
 	int prepared;          /* named prepared statements (1) or unnamed (0) */
 	int migrate;           /* apply migrations before serving */
 	int log_debug;

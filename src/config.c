@@ -26,6 +26,7 @@ static const struct option_def options[] = {
 	{"--max-connections", "THREADSTORE_MAX_CONNECTIONS", "client connections (default 20000)"},
 	{"--idle-timeout", "THREADSTORE_IDLE_TIMEOUT", "seconds an idle keep-alive connection is kept (default 60)"},
 	{"--request-timeout", "THREADSTORE_REQUEST_TIMEOUT", "seconds for a request to arrive in full (default 30)"},
+	{"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT", "seconds to finish requests after SIGTERM (default 10)"},
 	{"--no-migrate", NULL, "do not apply migrations at start"},
 	{"--debug", NULL, "log debug lines"},
 	{"--sub", NULL, "dev-token: the user id (sub claim)"},
@@ -142,6 +143,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1, 3600, &n) < 0)
 			return -1;
 		cfg->request_timeout_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--drain-timeout") == 0) {
+		if (parse_long(flag, v, 0, 3600, &n) < 0)
+			return -1;
+		cfg->drain_timeout_ms = (unsigned)n * 1000;
 	} else if (strcmp(flag, "--ttl") == 0) {
 		if (parse_long(flag, v, 1, 10L * 365 * 86400, &n) < 0)
 			return -1;
@@ -174,6 +179,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->migrate = 1;
 	cfg->idle_timeout_ms = 60000;
 	cfg->request_timeout_ms = 30000;
+	cfg->drain_timeout_ms = 10000;
 	cfg->prepared = 1;
 	cfg->token_ttl = 86400;
 	cfg->database_url = "";

@@ -112,13 +112,99 @@ static const char *check_string(json_t *obj, const char *key, const char *want, 
 	return s;
 }
 
+/* Skips a JSON string starting at s[i] == '"'; returns the index after it. */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && is_ws(s[i]))
+		i++;
+	return i;
+}
+
+/* Skips one JSON value starting at s[i]. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+	if (s[i] == '"')
+		return skip_string(s, n, i);
+	if (s[i] == '{' || s[i] == '[') {
+		int depth = 0;
+		for (; i < n; i++) {
+			if (s[i] == '"')
+				i = skip_string(s, n, i) - 1;
+			else if (s[i] == '{' || s[i] == '[')
+				depth++;
+			else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+				return i + 1;
+		}
+		return n;
+	}
+	while (i < n && !is_ws(s[i]) && s[i] != ',' && s[i] != '}' && s[i] != ']')
+		i++;
+	return i;
+}
+
+/* Removes the top-level member spelled exactly "key" from a JSON object that
+ * jansson has already validated, keeping every other byte as sent. Returns 0,
+ * or -1 when no member is spelled that way (an escaped key, say). */
+static int strip_member(const char *s, size_t n, const char *key, struct buf *out)
+{
+	size_t klen = strlen(key);
+	size_t i = skip_ws(s, n, 0) + 1; /* past '{' */
+	size_t prev_value_end = 0;       /* end of the previous member's value, 0 if first */
+	for (;;) {
+		i = skip_ws(s, n, i);
+		if (i >= n || s[i] != '"')
+			return -1;
+		size_t kstart = i;
+		size_t kend = skip_string(s, n, i);
+		i = skip_ws(s, n, kend) + 1; /* past ':' */
+		i = skip_value(s, n, skip_ws(s, n, i));
+		size_t vend = i;
+		i = skip_ws(s, n, i);
+		bool more = i < n && s[i] == ',';
+		if (kend - kstart == klen + 2 && memcmp(s + kstart + 1, key, klen) == 0) {
+			size_t cut_from, cut_to;
+			if (more) { /* "k":v, next  -> next */
+				cut_from = kstart;
+				cut_to = skip_ws(s, n, i + 1);
+			} else if (prev_value_end > 0) { /* prev, "k":v  -> prev */
+				cut_from = prev_value_end;
+				cut_to = vend;
+			} else { /* the only member */
+				cut_from = kstart;
+				cut_to = vend;
+			}
+			buf_reset(out);
+			buf_append(out, s, cut_from);
+			buf_append(out, s + cut_to, n - cut_to);
+			return 0;
+		}
+		if (!more)
+			return -1;
+		prev_value_end = vend;
+		i++;
+	}
+}
+
 static void trim(const char **p, size_t *n)
 {
-	while (*n > 0 && strchr(" \t\r\n", (*p)[0]) != NULL) {
+	while (*n > 0 && is_ws((*p)[0])) {
 		(*p)++;
 		(*n)--;
 	}
-	while (*n > 0 && strchr(" \t\r\n", (*p)[*n - 1]) != NULL)
+	while (*n > 0 && is_ws((*p)[*n - 1]))
 		(*n)--;
 }
 
@@ -129,7 +215,14 @@ int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, si
 	int rc = -1;
 	json_error_t err;
 	/* JSON_ALLOW_NUL: "\u0000" in text is valid JSON and harmless as stored text. */
-	json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	int flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
+	json_t *root = json_loadb(body, n, flags, &err);
+	if (root == NULL && json_error_code(&err) == json_error_numeric_overflow) {
+		/* Integers past 64 bits are valid JSON: we only validate and store the
+		 * text, so reading them as doubles loses nothing that is kept. */
+		flags |= JSON_DECODE_INT_AS_REAL;
+		root = json_loadb(body, n, flags, &err);
+	}
 	if (root == NULL) {
 		*why = "body is not valid JSON";
 		return -1;
@@ -170,23 +263,30 @@ int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, si
 				  "body thread_id does not match the thread in the path", NULL, why))
 			goto out;
 	}
+	out->text = body;
+	out->text_len = n;
+	trim(&out->text, &out->text_len);
 	if (kind == DOC_THREAD && json_object_get(root, "items") != NULL) {
 		/* A full Thread: its items are stored as item rows, not in the thread. */
-		json_object_del(root, "items");
-		char *text = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (text == NULL) {
-			*why = "document could not be re-encoded";
+		if (strip_member(out->text, out->text_len, "items", scratch) == 0) {
+			out->text = scratch->data;
+			out->text_len = scratch->len;
+		} else if (flags & JSON_DECODE_INT_AS_REAL) {
+			*why = "a thread with an escaped \"items\" key and integers past 64 bits";
 			goto out;
+		} else { /* the key was spelled with escapes: re-encode (exact here) */
+			json_object_del(root, "items");
+			char *text = json_dumps(root, JSON_COMPACT);
+			if (text == NULL) {
+				*why = "document could not be re-encoded";
+				goto out;
+			}
+			buf_reset(scratch);
+			buf_puts(scratch, text);
+			free(text);
+			out->text = scratch->data;
+			out->text_len = scratch->len;
 		}
-		buf_reset(scratch);
-		buf_puts(scratch, text);
-		free(text);
-		out->text = scratch->data;
-		out->text_len = scratch->len;
-	} else {
-		out->text = body;
-		out->text_len = n;
-		trim(&out->text, &out->text_len);
 	}
 	rc = 0;
 out:

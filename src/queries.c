@@ -6,6 +6,7 @@
  * unknown (404); one row of NULLs means the cursor exists and the page is empty. */
 #include "queries.h"
 
+/* clang-format off: the statements read better laid out as SQL */
 #define THREAD_PAGE(cmp, dir)                                                              \
 	"SELECT t.id, t.doc FROM"                                                          \
 	" (SELECT created_us, seq FROM threads WHERE user_id = $1 AND id = $2) c"          \
@@ -77,3 +78,4 @@ const struct query queries[Q_COUNT] = {
 	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
 		"DELETE FROM attachments WHERE user_id = $1 AND id = $2", 2},
 };
+/* clang-format on */

@@ -7,8 +7,6 @@
 #include "conn.h"
 #include "log.h"
 
-#define DRAIN_TIMEOUT_MS 10000
-
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct server *s = container_of((uv_tcp_t *)l, struct server, listener);
@@ -71,7 +69,7 @@ void server_shutdown(struct server *s)
 		return;
 	s->draining = true;
 	uv_close((uv_handle_t *)&s->listener, on_handle_closed);
-	uv_timer_start(&s->drain_timer, on_drain_timeout, DRAIN_TIMEOUT_MS, 0);
+	uv_timer_start(&s->drain_timer, on_drain_timeout, s->cfg->drain_timeout_ms, 0);
 	struct list *e, *next;
 	for (e = s->conns.next; e != &s->conns; e = next) {
 		next = e->next;
