@@ -24,7 +24,7 @@ struct auth {
 void auth_init(struct auth *a, const char *secret, long leeway);
 /* Extracts the token from an Authorization header value. 0 or -1 (*why set). */
 int auth_bearer(const char *hdr, size_t n, const char **tok, size_t *tok_len, const char **why)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Verifies a token; on success appends the sub claim to `sub` and returns 0.
  * On failure returns -1 and sets *why to a short, token-free reason. */
 int auth_verify(const struct auth *a, const char *tok, size_t n, time_t now, struct buf *sub,

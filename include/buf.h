@@ -32,7 +32,13 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Appends s as the body of a JSON string (no quotes), escaping as needed. */
 void buf_json_escape(struct buf *b, const char *s, size_t n);
 
-static inline const char *buf_rptr(const struct buf *b) { return b->data + b->off; }
-static inline size_t buf_rlen(const struct buf *b) { return b->len - b->off; }
+static inline const char *buf_rptr(const struct buf *b)
+{
+	return b->data + b->off;
+}
+static inline size_t buf_rlen(const struct buf *b)
+{
+	return b->len - b->off;
+}
 
 #endif

@@ -19,8 +19,8 @@ struct config {
 	char listen_buf[256];
 	const char *database_url;
 	int pool_size;
-	int pipeline_depth;    /* queries in flight per database connection */
-	int max_queue;         /* queries waiting for a connection */
+	int pipeline_depth; /* queries in flight per database connection */
+	int max_queue;	    /* queries waiting for a connection */
 	const char *jwt_secret;
 	size_t max_body;
 	size_t max_header;
@@ -28,8 +28,8 @@ struct config {
 	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
 	unsigned request_timeout_ms; /* from a request's first byte to its last */
 	unsigned drain_timeout_ms;   /* at shutdown, for requests in flight */
-	int prepared;          /* named prepared statements (1) or unnamed (0) */
-	int migrate;           /* apply migrations before serving */
+	int prepared;		     /* named prepared statements (1) or unnamed (0) */
+	int migrate;		     /* apply migrations before serving */
 	int log_debug;
 	/* dev-token */
 	const char *token_sub;

@@ -34,11 +34,11 @@ struct request {
 	const struct http_req *http;
 	struct route_match match;
 	struct buf user;    /* the token's sub */
-	struct buf id;      /* thread or attachment id, decoded */
+	struct buf id;	    /* thread or attachment id, decoded */
 	struct buf item_id; /* decoded */
 	struct buf after;   /* page cursor, decoded */
 	struct buf scratch; /* handler working space (rewritten documents) */
-	int limit;          /* page size asked for */
+	int limit;	    /* page size asked for */
 	request_result_fn on_result;
 };
 
@@ -55,14 +55,14 @@ struct conn {
 	struct buf pending;
 	struct request req;
 	struct db_query *query;
-	struct out *out;     /* reply under construction */
-	int writes;          /* uv_write requests in flight */
-	bool driving;        /* inside conn_drive: do not re-enter */
-	bool reading;        /* uv_read_start is on */
+	struct out *out; /* reply under construction */
+	int writes;	 /* uv_write requests in flight */
+	bool driving;	 /* inside conn_drive: do not re-enter */
+	bool reading;	 /* uv_read_start is on */
 	bool eof;
 	bool close_after_write; /* last response queued: linger and close once written */
 	bool continue_sent;
-	bool request_timer;  /* the timer is timing a request, not idleness */
+	bool request_timer; /* the timer is timing a request, not idleness */
 };
 
 int conn_accept(struct server *srv, uv_stream_t *listener) __attribute__((warn_unused_result));

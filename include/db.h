@@ -41,7 +41,7 @@ struct db_query {
 	const char *values[DB_MAX_PARAMS];
 	int lengths[DB_MAX_PARAMS];
 	db_done_fn done; /* NULL for the pool's own statements (prepare) */
-	void *owner;     /* NULL once cancelled */
+	void *owner;	 /* NULL once cancelled */
 	PGresult *res;
 };
 
@@ -79,7 +79,7 @@ struct db_pool {
 };
 
 int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void db_pool_start(struct db_pool *p);
 /* Returns the query, or NULL with *status telling why it was refused. */
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,

@@ -9,8 +9,8 @@
 #ifndef THREADSTORE_DOC_H
 #define THREADSTORE_DOC_H
 
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -29,9 +29,8 @@ struct doc_info {
  * is the path's thread (items only). Returns 0, or -1 with *why set to a
  * message for a 400. `scratch` holds any rewritten text. */
 int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, size_t id_len,
-	      const char *thread_id, size_t thread_id_len, struct buf *id_out,
-	      struct doc_info *out, struct buf *scratch, const char **why)
-	__attribute__((warn_unused_result));
+	      const char *thread_id, size_t thread_id_len, struct buf *id_out, struct doc_info *out,
+	      struct buf *scratch, const char **why) __attribute__((warn_unused_result));
 
 /* Parses ISO 8601 date-time "YYYY-MM-DD[T ]HH:MM[:SS[.frac]][Z|±HH[:MM]]";
  * no offset means UTC. Returns 0 or -1. */

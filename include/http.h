@@ -12,16 +12,16 @@
 #ifndef THREADSTORE_HTTP_H
 #define THREADSTORE_HTTP_H
 
+#include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <llhttp.h>
 
 #include "buf.h"
 
 enum http_in_status {
-	HTTP_IN_MORE,    /* all bytes consumed, request not complete yet */
+	HTTP_IN_MORE,	 /* all bytes consumed, request not complete yet */
 	HTTP_IN_REQUEST, /* a request is ready in h->req; parser paused */
-	HTTP_IN_ERROR,   /* malformed or over a limit: answer error_status, then close */
+	HTTP_IN_ERROR,	 /* malformed or over a limit: answer error_status, then close */
 };
 
 struct http_req {
@@ -32,7 +32,7 @@ struct http_req {
 	struct buf request_id;
 	struct buf body;
 	bool keep_alive;
-	bool has_body;        /* Content-Length or chunked framing was present */
+	bool has_body;	      /* Content-Length or chunked framing was present */
 	bool expect_continue; /* client waits for "100 Continue" before the body */
 	bool body_too_large;  /* body over max_body: answer 413 and close */
 };
@@ -42,13 +42,13 @@ struct http_in {
 	struct http_req req;
 	size_t max_header, max_body;
 	size_t header_bytes;
-	int cur;           /* which header the value spans belong to */
+	int cur; /* which header the value spans belong to */
 	char field[32];
-	size_t field_len;  /* > sizeof field means "a name we do not track" */
-	int error_status;  /* for HTTP_IN_ERROR: 400, 431, ... */
+	size_t field_len; /* > sizeof field means "a name we do not track" */
+	int error_status; /* for HTTP_IN_ERROR: 400, 431, ... */
 	const char *error_msg;
 	bool headers_done;
-	bool started;      /* a request has begun and is not yet served */
+	bool started; /* a request has begun and is not yet served */
 };
 
 void http_in_init(struct http_in *h, size_t max_header, size_t max_body);

@@ -6,18 +6,23 @@
 #ifndef THREADSTORE_LIST_H
 #define THREADSTORE_LIST_H
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 struct list {
 	struct list *prev, *next;
 };
 
-static inline void list_init(struct list *h) { h->prev = h->next = h; }
-static inline bool list_empty(const struct list *h) { return h->next == h; }
+static inline void list_init(struct list *h)
+{
+	h->prev = h->next = h;
+}
+static inline bool list_empty(const struct list *h)
+{
+	return h->next == h;
+}
 
 static inline void list_push_back(struct list *h, struct list *e)
 {

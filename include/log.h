@@ -12,7 +12,7 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level min);
 void log_msg(enum log_level lvl, const char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Writes s as a quoted logfmt value into out (always NUL-terminated, truncated to fit). */
 const char *log_quote(char *out, size_t outsz, const char *s, size_t n);
 

@@ -20,7 +20,7 @@ struct request;
 /* Reads limit, order and after from the query string into r->limit, *desc and
  * r->after. Returns 0, or -1 after answering 400. */
 int page_params(struct request *r, bool default_desc, bool *desc)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Appends a page of rows [row0, row0+nrows) to rep; nrows may be limit+1. */
 void page_append(struct reply *rep, PGresult *res, int row0, int nrows, int id_col, int doc_col,
 		 int limit);

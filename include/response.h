@@ -9,9 +9,9 @@
 #ifndef THREADSTORE_RESPONSE_H
 #define THREADSTORE_RESPONSE_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <libpq-fe.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -24,7 +24,7 @@ struct reply_part {
 
 struct reply {
 	int status;
-	struct buf head; /* status line and headers, built by reply_finish */
+	struct buf head;  /* status line and headers, built by reply_finish */
 	struct buf extra; /* extra header lines, each ending in \r\n */
 	struct buf own;
 	struct reply_part *parts;

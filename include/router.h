@@ -21,10 +21,10 @@ struct span {
 
 struct route {
 	const char *pattern;
-	bool auth;       /* under /v1: a bearer token is required */
+	bool auth;	   /* under /v1: a bearer token is required */
 	const char *allow; /* for 405 */
 	route_handler get, put, post, del;
-	bool body;       /* PUT/POST take a JSON body */
+	bool body; /* PUT/POST take a JSON body */
 };
 
 struct route_match {
@@ -41,9 +41,9 @@ route_handler router_handler(const struct route *r, int method);
 bool router_is_v1(struct span path);
 /* Percent-decodes into out (appended). Returns -1 on a bad escape. */
 int router_decode(struct span s, bool plus_is_space, struct buf *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Finds key in a query string: 1 found (decoded value appended to out), 0 absent, -1 bad. */
 int router_query_param(struct span query, const char *key, struct buf *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

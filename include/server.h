@@ -34,7 +34,7 @@ struct server {
 };
 
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void server_shutdown(struct server *s);
 /* A connection closed: lets a draining server finish. */
 void server_conn_closed(struct server *s);

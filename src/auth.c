@@ -4,10 +4,10 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdlib.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -92,7 +92,7 @@ long auth_b64url_decode(const char *in, size_t n, unsigned char *out, size_t out
 void auth_b64url_encode(const unsigned char *in, size_t n, struct buf *out)
 {
 	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < n; i++) {

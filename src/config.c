@@ -13,24 +13,32 @@ struct option_def {
 };
 
 static const struct option_def options[] = {
-	{"--listen", "THREADSTORE_LISTEN", "HOST:PORT to listen on (default 0.0.0.0:8080; port 0 picks one)"},
-	{"--database-url", "DATABASE_URL", "libpq conninfo or postgresql:// URI (default: libpq defaults)"},
-	{"--pool-size", "THREADSTORE_POOL_SIZE", "PostgreSQL connections (default 4)"},
-	{"--pipeline-depth", "THREADSTORE_PIPELINE_DEPTH", "queries in flight per connection (default 64)"},
-	{"--max-queue", "THREADSTORE_MAX_QUEUE", "queries waiting for a connection before 503 (default 4096)"},
-	{"--statements", "THREADSTORE_STATEMENTS",
-	 "prepared (named, per connection; default) or unnamed (for PgBouncer before 1.21)"},
-	{"--jwt-secret", "THREADSTORE_JWT_SECRET", "HS256 secret for bearer tokens"},
-	{"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 1048576)"},
-	{"--max-header", "THREADSTORE_MAX_HEADER", "request line + headers limit in bytes (default 16384)"},
-	{"--max-connections", "THREADSTORE_MAX_CONNECTIONS", "client connections (default 20000)"},
-	{"--idle-timeout", "THREADSTORE_IDLE_TIMEOUT", "seconds an idle keep-alive connection is kept (default 60)"},
-	{"--request-timeout", "THREADSTORE_REQUEST_TIMEOUT", "seconds for a request to arrive in full (default 30)"},
-	{"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT", "seconds to finish requests after SIGTERM (default 10)"},
-	{"--no-migrate", NULL, "do not apply migrations at start"},
-	{"--debug", NULL, "log debug lines"},
-	{"--sub", NULL, "dev-token: the user id (sub claim)"},
-	{"--ttl", NULL, "dev-token: seconds until exp (default 86400)"},
+    {"--listen", "THREADSTORE_LISTEN",
+     "HOST:PORT to listen on (default 0.0.0.0:8080; port 0 picks one)"},
+    {"--database-url", "DATABASE_URL",
+     "libpq conninfo or postgresql:// URI (default: libpq defaults)"},
+    {"--pool-size", "THREADSTORE_POOL_SIZE", "PostgreSQL connections (default 4)"},
+    {"--pipeline-depth", "THREADSTORE_PIPELINE_DEPTH",
+     "queries in flight per connection (default 64)"},
+    {"--max-queue", "THREADSTORE_MAX_QUEUE",
+     "queries waiting for a connection before 503 (default 4096)"},
+    {"--statements", "THREADSTORE_STATEMENTS",
+     "prepared (named, per connection; default) or unnamed (for PgBouncer before 1.21)"},
+    {"--jwt-secret", "THREADSTORE_JWT_SECRET", "HS256 secret for bearer tokens"},
+    {"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 1048576)"},
+    {"--max-header", "THREADSTORE_MAX_HEADER",
+     "request line + headers limit in bytes (default 16384)"},
+    {"--max-connections", "THREADSTORE_MAX_CONNECTIONS", "client connections (default 20000)"},
+    {"--idle-timeout", "THREADSTORE_IDLE_TIMEOUT",
+     "seconds an idle keep-alive connection is kept (default 60)"},
+    {"--request-timeout", "THREADSTORE_REQUEST_TIMEOUT",
+     "seconds for a request to arrive in full (default 30)"},
+    {"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT",
+     "seconds to finish requests after SIGTERM (default 10)"},
+    {"--no-migrate", NULL, "do not apply migrations at start"},
+    {"--debug", NULL, "log debug lines"},
+    {"--sub", NULL, "dev-token: the user id (sub claim)"},
+    {"--ttl", NULL, "dev-token: seconds until exp (default 86400)"},
 };
 
 void config_usage(FILE *out)
@@ -54,8 +62,8 @@ static int parse_long(const char *name, const char *s, long min, long max, long 
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "threadstore: %s must be an integer in %ld..%ld, got '%s'\n", name, min,
-			max, s);
+		fprintf(stderr, "threadstore: %s must be an integer in %ld..%ld, got '%s'\n", name,
+			min, max, s);
 		return -1;
 	}
 	*out = v;
@@ -101,7 +109,8 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 	}
 	if (strcmp(flag, "--statements") == 0) {
 		if (strcmp(v, "prepared") != 0 && strcmp(v, "unnamed") != 0) {
-			fprintf(stderr, "threadstore: --statements is prepared or unnamed, got '%s'\n", v);
+			fprintf(stderr,
+				"threadstore: --statements is prepared or unnamed, got '%s'\n", v);
 			return -1;
 		}
 		cfg->prepared = strcmp(v, "prepared") == 0;
@@ -202,7 +211,8 @@ int config_parse(struct config *cfg, int argc, char **argv)
 		else if (strcmp(argv[i], "dev-token") == 0)
 			cfg->command = CMD_DEV_TOKEN;
 		else {
-			fprintf(stderr, "threadstore: unknown command '%s' (see --help)\n", argv[i]);
+			fprintf(stderr, "threadstore: unknown command '%s' (see --help)\n",
+				argv[i]);
 			return -1;
 		}
 		i++;
@@ -252,7 +262,8 @@ int config_parse(struct config *cfg, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (cfg->command == CMD_DEV_TOKEN && (cfg->token_sub == NULL || cfg->token_sub[0] == '\0')) {
+	if (cfg->command == CMD_DEV_TOKEN &&
+	    (cfg->token_sub == NULL || cfg->token_sub[0] == '\0')) {
 		fputs("threadstore: dev-token needs --sub USER\n", stderr);
 		return -1;
 	}

@@ -138,7 +138,8 @@ static void on_timer(uv_timer_t *t)
 	if (c->state == CONN_READING && http_in_mid_request(&c->in)) {
 		log_info("request timeout", "%s", "");
 		c->in.error_status = 408; /* never keep a half-read connection */
-		request_error(&c->req, 408, "request_timeout", "the request did not arrive in time");
+		request_error(&c->req, 408, "request_timeout",
+			      "the request did not arrive in time");
 		return;
 	}
 	if (c->state == CONN_READING || c->state == CONN_LINGER)
@@ -152,14 +153,11 @@ static void arm_timer(struct conn *c)
 	case CONN_READING:
 		c->request_timer = http_in_mid_request(&c->in);
 		uv_timer_start(&c->timer, on_timer,
-			       c->request_timer ? cfg->request_timeout_ms : cfg->idle_timeout_ms, 0);
+			       c->request_timer ? cfg->request_timeout_ms : cfg->idle_timeout_ms,
+			       0);
 		break;
-	case CONN_LINGER:
-		uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
-		break;
-	default:
-		uv_timer_stop(&c->timer);
-		break;
+	case CONN_LINGER: uv_timer_start(&c->timer, on_timer, LINGER_MS, 0); break;
+	default: uv_timer_stop(&c->timer); break;
 	}
 }
 
@@ -189,7 +187,8 @@ static void on_write(uv_write_t *w, int status)
 static void write_raw(struct conn *c, struct out *o, bool keep_alive)
 {
 	uv_buf_t small[8];
-	uv_buf_t *bufs = o->rep.nparts + 1 <= 8 ? small : malloc((o->rep.nparts + 1) * sizeof *bufs);
+	uv_buf_t *bufs =
+	    o->rep.nparts + 1 <= 8 ? small : malloc((o->rep.nparts + 1) * sizeof *bufs);
 	if (bufs == NULL) {
 		free_out(o);
 		conn_close(c);
@@ -374,8 +373,8 @@ static void serve(struct conn *c)
 	if (router_is_v1(r->match.path)) {
 		const char *tok, *why;
 		size_t tlen;
-		if (auth_bearer(buf_rptr(&h->authorization), buf_rlen(&h->authorization), &tok, &tlen,
-				&why) < 0 ||
+		if (auth_bearer(buf_rptr(&h->authorization), buf_rlen(&h->authorization), &tok,
+				&tlen, &why) < 0 ||
 		    auth_verify(&c->srv->auth, tok, tlen, time(NULL), &r->user, &why) < 0) {
 			log_info("unauthorized", "reason=\"%s\"", why);
 			request_error(r, 401, "unauthorized", why);
@@ -418,7 +417,8 @@ static void conn_drive(struct conn *c)
 		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_OUTPUT_QUEUED)
 			break; /* on_write calls us again once the client has read */
 		enum http_in_status st;
-		size_t used = http_in_feed(&c->in, buf_rptr(&c->pending), buf_rlen(&c->pending), &st);
+		size_t used =
+		    http_in_feed(&c->in, buf_rptr(&c->pending), buf_rlen(&c->pending), &st);
 		buf_consume(&c->pending, used);
 		if (st == HTTP_IN_MORE) {
 			if (c->in.req.expect_continue && c->in.headers_done && !c->continue_sent) {

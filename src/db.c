@@ -29,8 +29,8 @@ static void finish(struct db_query *q, enum db_status st)
 	if (q->done == NULL && res != NULL && PQresultStatus(res) != PGRES_COMMAND_OK) {
 		char m[512];
 		const char *e = PQresultErrorMessage(res);
-		log_error("statement failed to prepare", "statement=%s error=%s", queries[q->qid].name,
-			  log_quote(m, sizeof m, e, strlen(e)));
+		log_error("statement failed to prepare", "statement=%s error=%s",
+			  queries[q->qid].name, log_quote(m, sizeof m, e, strlen(e)));
 	}
 	if (q->done != NULL && q->owner != NULL) {
 		q->done(q, st == DB_OK ? res : NULL, st);
@@ -125,7 +125,8 @@ static int prepare_all(struct db_conn *c)
 		if (q == NULL)
 			return -1;
 		q->qid = (enum query_id)i;
-		if (!PQsendPrepare(c->pg, queries[i].name, queries[i].sql, queries[i].nparams, NULL) ||
+		if (!PQsendPrepare(c->pg, queries[i].name, queries[i].sql, queries[i].nparams,
+				   NULL) ||
 		    !PQpipelineSync(c->pg)) {
 			free(q);
 			return -1;
@@ -152,7 +153,8 @@ static void on_connected(struct db_conn *c)
 	c->state = DBC_READY;
 	c->backoff_ms = 0;
 	p->nready++;
-	log_info("database connection ready", "conn=%d ready=%d/%d", c->index, p->nready, p->nconns);
+	log_info("database connection ready", "conn=%d ready=%d/%d", c->index, p->nready,
+		 p->nconns);
 	pump(c);
 	int events = UV_READABLE | (PQflush(c->pg) == 1 ? UV_WRITABLE : 0);
 	if (poll_watch(c, events) < 0)
@@ -162,9 +164,7 @@ static void on_connected(struct db_conn *c)
 static void connect_step(struct db_conn *c)
 {
 	switch (PQconnectPoll(c->pg)) {
-	case PGRES_POLLING_OK:
-		on_connected(c);
-		return;
+	case PGRES_POLLING_OK: on_connected(c); return;
 	case PGRES_POLLING_READING:
 		if (poll_watch(c, UV_READABLE) < 0)
 			conn_fail(c, "cannot watch the database socket");
@@ -173,9 +173,7 @@ static void connect_step(struct db_conn *c)
 		if (poll_watch(c, UV_WRITABLE) < 0)
 			conn_fail(c, "cannot watch the database socket");
 		return;
-	default:
-		conn_fail(c, PQerrorMessage(c->pg));
-		return;
+	default: conn_fail(c, PQerrorMessage(c->pg)); return;
 	}
 }
 
@@ -250,11 +248,10 @@ static void conn_fail(struct db_conn *c, const char *why)
 static int send_query(struct db_conn *c, struct db_query *q)
 {
 	const struct query *s = &queries[q->qid];
-	int ok = c->pool->cfg->prepared
-			 ? PQsendQueryPrepared(c->pg, s->name, q->nparams, q->values, q->lengths,
-					       NULL, 0)
-			 : PQsendQueryParams(c->pg, s->sql, q->nparams, NULL, q->values, q->lengths,
-					     NULL, 0);
+	int ok = c->pool->cfg->prepared ? PQsendQueryPrepared(c->pg, s->name, q->nparams, q->values,
+							      q->lengths, NULL, 0)
+					: PQsendQueryParams(c->pg, s->sql, q->nparams, NULL,
+							    q->values, q->lengths, NULL, 0);
 	if (!ok || !PQpipelineSync(c->pg))
 		return -1;
 	list_push_back(&c->inflight, &q->link);

@@ -162,7 +162,7 @@ static int strip_member(const char *s, size_t n, const char *key, struct buf *ou
 {
 	size_t klen = strlen(key);
 	size_t i = skip_ws(s, n, 0) + 1; /* past '{' */
-	size_t prev_value_end = 0;       /* end of the previous member's value, 0 if first */
+	size_t prev_value_end = 0;	 /* end of the previous member's value, 0 if first */
 	for (;;) {
 		i = skip_ws(s, n, i);
 		if (i >= n || s[i] != '"')
@@ -209,8 +209,8 @@ static void trim(const char **p, size_t *n)
 }
 
 int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, size_t id_len,
-	      const char *thread_id, size_t thread_id_len, struct buf *id_out,
-	      struct doc_info *out, struct buf *scratch, const char **why)
+	      const char *thread_id, size_t thread_id_len, struct buf *id_out, struct doc_info *out,
+	      struct buf *scratch, const char **why)
 {
 	int rc = -1;
 	json_error_t err;
@@ -232,9 +232,9 @@ int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, si
 		goto out;
 	}
 	size_t body_id_len;
-	const char *body_id = check_string(root, "id", id, id_len, "document needs a string \"id\"",
-					   "body id does not match the id in the path",
-					   &body_id_len, why);
+	const char *body_id =
+	    check_string(root, "id", id, id_len, "document needs a string \"id\"",
+			 "body id does not match the id in the path", &body_id_len, why);
 	if (body_id == NULL)
 		goto out;
 	if (body_id_len == 0 || body_id_len > DOC_MAX_ID || memchr(body_id, '\0', body_id_len)) {
@@ -246,8 +246,9 @@ int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, si
 	out->created_us = 0;
 	if (kind != DOC_ATTACHMENT) {
 		size_t tl;
-		const char *ts = check_string(root, "created_at", NULL, 0,
-					      "document needs a string \"created_at\"", NULL, &tl, why);
+		const char *ts =
+		    check_string(root, "created_at", NULL, 0,
+				 "document needs a string \"created_at\"", NULL, &tl, why);
 		if (ts == NULL)
 			goto out;
 		if (doc_parse_time(ts, tl, &out->created_us) < 0) {
@@ -260,7 +261,8 @@ int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, si
 				  why) ||
 		    !check_string(root, "thread_id", thread_id, thread_id_len,
 				  "item needs a string \"thread_id\"",
-				  "body thread_id does not match the thread in the path", NULL, why))
+				  "body thread_id does not match the thread in the path", NULL,
+				  why))
 			goto out;
 	}
 	out->text = body;

@@ -26,11 +26,13 @@ void handle_threads_list(struct request *r)
 	if (r->after.len > 0) {
 		const char *v[] = {r->after.data, lim};
 		const int l[] = {(int)r->after.len, ll};
-		request_query(r, desc ? Q_THREADS_AFTER_DESC : Q_THREADS_AFTER_ASC, 2, v, l, on_page);
+		request_query(r, desc ? Q_THREADS_AFTER_DESC : Q_THREADS_AFTER_ASC, 2, v, l,
+			      on_page);
 	} else {
 		const char *v[] = {lim};
 		const int l[] = {ll};
-		request_query(r, desc ? Q_THREADS_FIRST_DESC : Q_THREADS_FIRST_ASC, 1, v, l, on_page);
+		request_query(r, desc ? Q_THREADS_FIRST_DESC : Q_THREADS_FIRST_ASC, 1, v, l,
+			      on_page);
 	}
 }
 

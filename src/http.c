@@ -82,10 +82,10 @@ static int on_header_field_complete(llhttp_t *p)
 		const char *name;
 		int id;
 	} tracked[] = {
-		{"authorization", H_AUTHORIZATION},
-		{"content-type", H_CONTENT_TYPE},
-		{"x-request-id", H_REQUEST_ID},
-		{"expect", H_EXPECT},
+	    {"authorization", H_AUTHORIZATION},
+	    {"content-type", H_CONTENT_TYPE},
+	    {"x-request-id", H_REQUEST_ID},
+	    {"expect", H_EXPECT},
 	};
 	struct http_in *h = from_parser(p);
 	h->cur = H_OTHER;
@@ -133,7 +133,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct http_in *h = from_parser(p);
-	if (h->cur == H_EXPECT && h->field_len == 12 && strncasecmp(h->field, "100-continue", 12) == 0)
+	if (h->cur == H_EXPECT && h->field_len == 12 &&
+	    strncasecmp(h->field, "100-continue", 12) == 0)
 		h->req.expect_continue = true;
 	h->cur = H_OTHER;
 	h->field_len = 0;
@@ -178,15 +179,15 @@ static int on_message_complete(llhttp_t *p)
 }
 
 static const llhttp_settings_t settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_field_complete = on_header_field_complete,
-	.on_header_value = on_header_value,
-	.on_header_value_complete = on_header_value_complete,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 void http_in_init(struct http_in *h, size_t max_header, size_t max_body)
@@ -206,9 +207,7 @@ size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_i
 {
 	llhttp_errno_t e = llhttp_execute(&h->parser, data, len);
 	switch (e) {
-	case HPE_OK:
-		*st = HTTP_IN_MORE;
-		return len;
+	case HPE_OK: *st = HTTP_IN_MORE; return len;
 	case HPE_PAUSED:
 		*st = HTTP_IN_REQUEST;
 		return (size_t)(llhttp_get_error_pos(&h->parser) - data);
@@ -218,8 +217,7 @@ size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_i
 		h->req.keep_alive = false;
 		*st = HTTP_IN_REQUEST;
 		return (size_t)(llhttp_get_error_pos(&h->parser) - data);
-	case HPE_USER:
-		break;
+	case HPE_USER: break;
 	default:
 		h->error_status = 400;
 		h->error_msg = "malformed HTTP request";

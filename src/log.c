@@ -27,10 +27,11 @@ void log_msg(enum log_level lvl, const char *msg, const char *fmt, ...)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	char qmsg[256];
-	int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s msg=%s",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (int)(tv.tv_usec / 1000), names[lvl],
-			 strchr(msg, ' ') ? log_quote(qmsg, sizeof qmsg, msg, strlen(msg)) : msg);
+	int n =
+	    snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s msg=%s",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     (int)(tv.tv_usec / 1000), names[lvl],
+		     strchr(msg, ' ') ? log_quote(qmsg, sizeof qmsg, msg, strlen(msg)) : msg);
 	if (fmt != NULL && fmt[0] != '\0' && n > 0 && (size_t)n < sizeof line - 2) {
 		line[n++] = ' ';
 		va_list ap;

@@ -40,12 +40,8 @@ int main(int argc, char **argv)
 	if (config_parse(&cfg, argc, argv) < 0)
 		return 2;
 	switch (cfg.command) {
-	case CMD_HELP:
-		config_usage(stdout);
-		return 0;
-	case CMD_VERSION:
-		printf("threadstore %s\n", THREADSTORE_VERSION);
-		return 0;
+	case CMD_HELP: config_usage(stdout); return 0;
+	case CMD_VERSION: printf("threadstore %s\n", THREADSTORE_VERSION); return 0;
 	case CMD_DEV_TOKEN: {
 		struct auth a;
 		struct buf tok = {0};
@@ -55,10 +51,8 @@ int main(int argc, char **argv)
 		buf_free(&tok);
 		return 0;
 	}
-	case CMD_MIGRATE:
-		return migrate_run(cfg.database_url) < 0 ? 1 : 0;
-	case CMD_SERVE:
-		break;
+	case CMD_MIGRATE: return migrate_run(cfg.database_url) < 0 ? 1 : 0;
+	case CMD_SERVE: break;
 	}
 	if (cfg.log_debug)
 		log_set_level(LOG_DEBUG);

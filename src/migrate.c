@@ -17,7 +17,8 @@ static int exec_ok(PGconn *pg, const char *sql, const char *what)
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		char q[512];
 		const char *m = PQresultErrorMessage(r);
-		log_error("migration failed", "step=%s error=%s", what, log_quote(q, sizeof q, m, strlen(m)));
+		log_error("migration failed", "step=%s error=%s", what,
+			  log_quote(q, sizeof q, m, strlen(m)));
 		PQclear(r);
 		return -1;
 	}
@@ -33,9 +34,11 @@ static int apply_one(PGconn *pg, const struct migration *m)
 	if (exec_ok(pg, "BEGIN", "begin") < 0)
 		return -1;
 	if (exec_ok(pg, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", "lock") < 0 ||
-	    exec_ok(pg, "CREATE TABLE IF NOT EXISTS threadstore_migrations ("
-			" version int PRIMARY KEY, name text NOT NULL,"
-			" applied_at timestamptz NOT NULL DEFAULT now())", "bookkeeping") < 0)
+	    exec_ok(pg,
+		    "CREATE TABLE IF NOT EXISTS threadstore_migrations ("
+		    " version int PRIMARY KEY, name text NOT NULL,"
+		    " applied_at timestamptz NOT NULL DEFAULT now())",
+		    "bookkeeping") < 0)
 		goto fail;
 	const char *params[2] = {version, m->name};
 	PGresult *r = PQexecParams(pg, "SELECT 1 FROM threadstore_migrations WHERE version = $1", 1,
@@ -51,8 +54,8 @@ static int apply_one(PGconn *pg, const struct migration *m)
 		return exec_ok(pg, "COMMIT", "commit");
 	if (exec_ok(pg, m->sql, m->name) < 0)
 		goto fail;
-	r = PQexecParams(pg, "INSERT INTO threadstore_migrations (version, name) VALUES ($1, $2)", 2,
-			 NULL, params, NULL, NULL, 0);
+	r = PQexecParams(pg, "INSERT INTO threadstore_migrations (version, name) VALUES ($1, $2)",
+			 2, NULL, params, NULL, NULL, 0);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	if (!ok || exec_ok(pg, "COMMIT", "commit") < 0)
@@ -76,7 +79,8 @@ int migrate_run(const char *conninfo)
 	if (PQstatus(pg) != CONNECTION_OK) {
 		char q[512];
 		const char *m = PQerrorMessage(pg);
-		log_error("migration cannot connect", "error=%s", log_quote(q, sizeof q, m, strlen(m)));
+		log_error("migration cannot connect", "error=%s",
+			  log_quote(q, sizeof q, m, strlen(m)));
 		PQfinish(pg);
 		return -1;
 	}

@@ -40,7 +40,8 @@ int page_params(struct request *r, bool default_desc, bool *desc)
 	if (found > 0)
 		*desc = v.len == 4;
 	found = router_query_param(q, "after", &r->after);
-	if (found < 0 || r->after.len > 255 || (r->after.len && memchr(r->after.data, '\0', r->after.len))) {
+	if (found < 0 || r->after.len > 255 ||
+	    (r->after.len && memchr(r->after.data, '\0', r->after.len))) {
 		why = "after must be an id of 1 to 255 bytes";
 		goto out;
 	}
@@ -72,7 +73,8 @@ void page_append(struct reply *rep, PGresult *res, int row0, int nrows, int id_c
 	struct buf tail = {0};
 	int last = row0 + nrows - 1;
 	buf_puts(&tail, "],\"has_more\":true,\"after\":\"");
-	buf_json_escape(&tail, PQgetvalue(res, last, id_col), (size_t)PQgetlength(res, last, id_col));
+	buf_json_escape(&tail, PQgetvalue(res, last, id_col),
+			(size_t)PQgetlength(res, last, id_col));
 	buf_puts(&tail, "\"}");
 	reply_copy(rep, tail.data, tail.len);
 	buf_free(&tail);

@@ -7,17 +7,17 @@
 #include "handlers.h"
 
 static const struct route routes[] = {
-	{"/healthz", false, "GET", handle_healthz, NULL, NULL, NULL, false},
-	{"/readyz", false, "GET", handle_readyz, NULL, NULL, NULL, false},
-	{"/v1/threads", true, "GET", handle_threads_list, NULL, NULL, NULL, false},
-	{"/v1/threads/*", true, "GET, PUT, DELETE", handle_thread_get, handle_thread_put, NULL,
-	 handle_thread_delete, true},
-	{"/v1/threads/*/items", true, "GET, POST", handle_items_list, NULL, handle_item_add, NULL,
-	 true},
-	{"/v1/threads/*/items/*", true, "GET, PUT, DELETE", handle_item_get, handle_item_put, NULL,
-	 handle_item_delete, true},
-	{"/v1/attachments/*", true, "GET, PUT, DELETE", handle_attachment_get,
-	 handle_attachment_put, NULL, handle_attachment_delete, true},
+    {"/healthz", false, "GET", handle_healthz, NULL, NULL, NULL, false},
+    {"/readyz", false, "GET", handle_readyz, NULL, NULL, NULL, false},
+    {"/v1/threads", true, "GET", handle_threads_list, NULL, NULL, NULL, false},
+    {"/v1/threads/*", true, "GET, PUT, DELETE", handle_thread_get, handle_thread_put, NULL,
+     handle_thread_delete, true},
+    {"/v1/threads/*/items", true, "GET, POST", handle_items_list, NULL, handle_item_add, NULL,
+     true},
+    {"/v1/threads/*/items/*", true, "GET, PUT, DELETE", handle_item_get, handle_item_put, NULL,
+     handle_item_delete, true},
+    {"/v1/attachments/*", true, "GET, PUT, DELETE", handle_attachment_get, handle_attachment_put,
+     NULL, handle_attachment_delete, true},
 };
 
 /* Matches path against pattern; `*` takes one non-empty segment. */

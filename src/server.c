@@ -88,7 +88,8 @@ static int bind_listener(struct server *s)
 	else
 		rc = uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&ss);
 	if (rc != 0) {
-		log_error("bad listen address", "addr=%s error=%s", cfg->listen_host, uv_strerror(rc));
+		log_error("bad listen address", "addr=%s error=%s", cfg->listen_host,
+			  uv_strerror(rc));
 		return -1;
 	}
 	if ((rc = uv_tcp_init(s->loop, &s->listener)) != 0 ||

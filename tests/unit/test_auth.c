@@ -37,7 +37,8 @@ int main(void)
 	buf_free(&tok);
 
 	/* alg none, and garbage */
-	CHECK(verify(&a, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiZXhwIjo5OTk5OTk5OTk5fQ.", now, &why) < 0);
+	CHECK(verify(&a, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiZXhwIjo5OTk5OTk5OTk5fQ.", now, &why) <
+	      0);
 	CHECK(verify(&a, "a.b", now, &why) < 0);
 	CHECK(verify(&a, "a.b.c.d", now, &why) < 0);
 	CHECK(verify(&a, "!!!.@@@.###", now, &why) < 0);

@@ -40,43 +40,57 @@ int main(void)
 
 	struct doc_info d;
 	struct buf scratch = {0}, id = {0};
-	CHECK(check(DOC_THREAD, " {\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}\n", "t", NULL,
-		    &d, &scratch, NULL) == 0 &&
+	CHECK(check(DOC_THREAD, " {\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}\n", "t",
+		    NULL, &d, &scratch, NULL) == 0 &&
 	      d.text_len == 45 && d.text[0] == '{');
-	CHECK(check(DOC_THREAD, "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"items\":{\"data\":[]}}",
+	CHECK(check(DOC_THREAD,
+		    "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"items\":{\"data\":[]}}",
 		    "t", NULL, &d, &scratch, NULL) == 0 &&
 	      memmem(d.text, d.text_len, "items", 5) == NULL);
-	CHECK(check(DOC_THREAD, "{\"id\":\"u\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", NULL, &d,
-		    &scratch, NULL) < 0);
+	CHECK(check(DOC_THREAD, "{\"id\":\"u\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", NULL,
+		    &d, &scratch, NULL) < 0);
 	CHECK(check(DOC_THREAD, "[1]", "t", NULL, &d, &scratch, NULL) < 0);
 	CHECK(check(DOC_THREAD, "{\"id\":\"t\"", "t", NULL, &d, &scratch, NULL) < 0);
-	CHECK(check(DOC_THREAD, "{\"id\":\"t\",\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}", "t",
-		    NULL, &d, &scratch, NULL) < 0);
-	CHECK(check(DOC_ITEM, "{\"id\":\"m\",\"thread_id\":\"t\",\"type\":\"user_message\",\"created_at\":\"2025-01-01T00:00:00\"}",
-		    NULL, "t", &d, &scratch, &id) == 0 && id.len == 1 && id.data[0] == 'm');
-	CHECK(check(DOC_ITEM, "{\"id\":\"m\",\"thread_id\":\"x\",\"type\":\"user_message\",\"created_at\":\"2025-01-01T00:00:00\"}",
+	CHECK(check(DOC_THREAD,
+		    "{\"id\":\"t\",\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", NULL,
+		    &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_ITEM,
+		    "{\"id\":\"m\",\"thread_id\":\"t\",\"type\":\"user_message\",\"created_at\":"
+		    "\"2025-01-01T00:00:00\"}",
+		    NULL, "t", &d, &scratch, &id) == 0 &&
+	      id.len == 1 && id.data[0] == 'm');
+	CHECK(check(DOC_ITEM,
+		    "{\"id\":\"m\",\"thread_id\":\"x\",\"type\":\"user_message\",\"created_at\":"
+		    "\"2025-01-01T00:00:00\"}",
 		    "m", "t", &d, &scratch, NULL) < 0);
-	CHECK(check(DOC_ITEM, "{\"id\":\"m\",\"thread_id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}",
+	CHECK(check(DOC_ITEM,
+		    "{\"id\":\"m\",\"thread_id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}",
 		    "m", "t", &d, &scratch, NULL) < 0);
-	CHECK(check(DOC_ATTACHMENT, "{\"id\":\"a\",\"name\":\"f.png\"}", "a", NULL, &d, &scratch, NULL) == 0);
+	CHECK(check(DOC_ATTACHMENT, "{\"id\":\"a\",\"name\":\"f.png\"}", "a", NULL, &d, &scratch,
+		    NULL) == 0);
 	/* "items" is cut out of a full Thread wherever it stands; other bytes stay. */
 	static const char *const with_items[][2] = {
-		{"{\"id\":\"t\",\"items\":{\"data\":[{\"x\":\"}\"}]},\"created_at\":\"2025-01-01T00:00:00\"}",
-		 "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}"},
-		{"{\"id\":\"t\", \"created_at\":\"2025-01-01T00:00:00\" ,\n  \"items\" : [1, [2]] }",
-		 "{\"id\":\"t\", \"created_at\":\"2025-01-01T00:00:00\" }"},
-		{"{\"items\":null,\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"n\":18446744073709551615}",
-		 "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"n\":18446744073709551615}"},
-		{"{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"it\\u0065ms\":1}",
-		 "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}"},
+	    {"{\"id\":\"t\",\"items\":{\"data\":[{\"x\":\"}\"}]},\"created_at\":\"2025-01-01T00:00:"
+	     "00\"}",
+	     "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}"},
+	    {"{\"id\":\"t\", \"created_at\":\"2025-01-01T00:00:00\" ,\n  \"items\" : [1, [2]] }",
+	     "{\"id\":\"t\", \"created_at\":\"2025-01-01T00:00:00\" }"},
+	    {"{\"items\":null,\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"n\":"
+	     "18446744073709551615}",
+	     "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"n\":18446744073709551615}"},
+	    {"{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"it\\u0065ms\":1}",
+	     "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}"},
 	};
 	for (size_t i = 0; i < sizeof with_items / sizeof with_items[0]; i++) {
 		int rc = check(DOC_THREAD, with_items[i][0], "t", NULL, &d, &scratch, NULL);
 		CHECK(rc == 0 && d.text_len == strlen(with_items[i][1]) &&
 		      memcmp(d.text, with_items[i][1], d.text_len) == 0);
 	}
-	CHECK(check(DOC_THREAD, "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"big\":123456789012345678901234567890}",
-		    "t", NULL, &d, &scratch, NULL) == 0 && d.text_len == 82);
+	CHECK(check(DOC_THREAD,
+		    "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"big\":"
+		    "123456789012345678901234567890}",
+		    "t", NULL, &d, &scratch, NULL) == 0 &&
+	      d.text_len == 82);
 	buf_free(&scratch);
 	buf_free(&id);
 	return check_done();

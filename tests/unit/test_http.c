@@ -21,7 +21,8 @@ static void record(struct seen *s, const struct http_req *r)
 	if (s->n >= 8)
 		return;
 	snprintf(s->urls[s->n], 128, "%.*s", (int)r->url.len, r->url.data ? r->url.data : "");
-	snprintf(s->bodies[s->n], 128, "%.*s", (int)buf_rlen(&r->body), r->body.data ? buf_rptr(&r->body) : "");
+	snprintf(s->bodies[s->n], 128, "%.*s", (int)buf_rlen(&r->body),
+		 r->body.data ? buf_rptr(&r->body) : "");
 	snprintf(s->auth[s->n], 128, "%.*s", (int)buf_rlen(&r->authorization),
 		 r->authorization.data ? buf_rptr(&r->authorization) : "");
 	s->methods[s->n] = r->method;
@@ -65,12 +66,12 @@ static void run(const char *in, size_t len, const size_t *cuts, int ncuts, struc
 }
 
 static const char pipelined[] =
-	"GET /v1/threads?limit=5 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc.def.ghi\r\n\r\n"
-	"PUT /v1/threads/thr_1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-	"Content-Length: 11\r\n\r\n{\"id\":\"a\"}\n"
-	"POST /v1/threads/t/items HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-	"4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n"
-	"DELETE /v1/attachments/x%20y HTTP/1.1\r\nConnection: close\r\n\r\n";
+    "GET /v1/threads?limit=5 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc.def.ghi\r\n\r\n"
+    "PUT /v1/threads/thr_1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    "Content-Length: 11\r\n\r\n{\"id\":\"a\"}\n"
+    "POST /v1/threads/t/items HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n"
+    "DELETE /v1/attachments/x%20y HTTP/1.1\r\nConnection: close\r\n\r\n";
 
 static void check_expected(const struct seen *s)
 {
@@ -129,9 +130,10 @@ static void test_limits(void)
 	struct buf b = {0};
 	buf_puts(&b, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
 	for (int i = 0; i < 20; i++)
-		buf_puts(&b, "64\r\n"
-			     "0123456789012345678901234567890123456789012345678901234567890123456789"
-			     "012345678901234567890123456789\r\n");
+		buf_puts(&b,
+			 "64\r\n"
+			 "0123456789012345678901234567890123456789012345678901234567890123456789"
+			 "012345678901234567890123456789\r\n");
 	buf_puts(&b, "0\r\n\r\n");
 	run(b.data, b.len, NULL, 0, &s, 1024);
 	CHECK(s.error == 413);
@@ -150,11 +152,11 @@ static void test_limits(void)
 static void test_malformed(void)
 {
 	static const char *const bad[] = {
-		"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-		"GARBAGE\r\n\r\n",
-		"GET / HTTP/9.9\r\n\r\n",
-		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-		"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+	    "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+	    "GARBAGE\r\n\r\n",
+	    "GET / HTTP/9.9\r\n\r\n",
+	    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	    "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct seen s;
