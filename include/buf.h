@@ -34,7 +34,7 @@ void buf_json_escape(struct buf *b, const char *s, size_t n);
 
 static inline const char *buf_rptr(const struct buf *b)
 {
-	return b->data + b->off;
+	return b->data ? b->data + b->off : ""; /* NULL + 0 is undefined in C */
 }
 static inline size_t buf_rlen(const struct buf *b)
 {

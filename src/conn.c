@@ -316,7 +316,7 @@ void request_query(struct request *r, enum query_id qid, int n, const char *cons
 	if (c->query != NULL)
 		return;
 	if (st == DB_QUEUE_FULL)
-		request_error(r, 503, "overloaded", "too many queries are waiting; retry shortly");
+		request_error(r, 503, "unavailable", "too many queries are waiting; retry shortly");
 	else
 		request_error(r, 503, "unavailable", "no database connection is available");
 }
@@ -441,8 +441,9 @@ static void conn_drive(struct conn *c)
 	}
 	if (buf_rlen(&c->pending) == 0)
 		buf_free(&c->pending); /* idle connections hold no buffer */
-	if (c->state == CONN_READING && (c->eof || c->srv->draining) &&
-	    !http_in_mid_request(&c->in) && c->writes == 0)
+	/* After EOF no more bytes come: a half-read request can never finish. */
+	if (c->state == CONN_READING && c->writes == 0 &&
+	    (c->eof || (c->srv->draining && !http_in_mid_request(&c->in))))
 		conn_close(c);
 	c->driving = false;
 }

@@ -209,38 +209,45 @@ static void fail_waiting(struct db_pool *p)
 	}
 }
 
-/* Drops the connection, fails what was in flight on it, schedules a reconnect. */
+/* Drops the connection, fails what was in flight on it, schedules a reconnect.
+ * The state changes first: the callbacks of the failed queries may submit new
+ * queries, and those must not pick this connection. */
 static void conn_fail(struct db_conn *c, const char *why)
 {
 	struct db_pool *p = c->pool;
-	if (c->state == DBC_READY)
+	bool was_ready = c->state == DBC_READY;
+	if (was_ready)
 		p->nready--;
-	log_pg_error(c->state == DBC_READY ? "database connection lost" : "database connect failed",
-		     c, why);
+	c->state = p->closing ? DBC_CLOSED : DBC_BACKOFF;
+	log_pg_error(was_ready ? "database connection lost" : "database connect failed", c, why);
 	poll_drop(c);
 	if (c->pg) {
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
-	struct list *e;
-	while ((e = list_pop_front(&c->inflight)) != NULL) {
-		c->ninflight--;
-		finish(container_of(e, struct db_query, link), DB_UNAVAILABLE);
+	if (!p->closing) {
+		p->reconnects++;
+		c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (c->backoff_ms > BACKOFF_MAX_MS)
+			c->backoff_ms = BACKOFF_MAX_MS;
+		/* Jitter spreads the reconnects of many instances after an outage. */
+		unsigned delay = c->backoff_ms / 2 + (unsigned)rand() % (c->backoff_ms / 2 + 1);
+		uv_timer_start(&c->timer, on_timer, delay, 0);
 	}
+	struct list failed;
+	list_init(&failed);
+	if (!list_empty(&c->inflight)) { /* move the whole FIFO: callbacks run after */
+		failed.next = c->inflight.next;
+		failed.prev = c->inflight.prev;
+		failed.next->prev = failed.prev->next = &failed;
+		list_init(&c->inflight);
+	}
+	c->ninflight = 0;
+	struct list *e;
+	while ((e = list_pop_front(&failed)) != NULL)
+		finish(container_of(e, struct db_query, link), DB_UNAVAILABLE);
 	if (p->nready == 0)
 		fail_waiting(p); /* nobody could serve them: answer now rather than hang */
-	if (p->closing) {
-		c->state = DBC_CLOSED;
-		return;
-	}
-	c->state = DBC_BACKOFF;
-	p->reconnects++;
-	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
-	/* Jitter spreads the reconnects of many instances after an outage. */
-	unsigned delay = c->backoff_ms / 2 + (unsigned)rand() % (c->backoff_ms / 2 + 1);
-	uv_timer_start(&c->timer, on_timer, delay, 0);
 }
 
 /* ---- queries ------------------------------------------------------------------------ */
