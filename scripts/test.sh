@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up, build Release (build/) and ASan+UBSan (build-asan/), run the unit tests on both, then
+# the integration suite against the sanitizer binary and the private PostgreSQL.
+# Exits non-zero if any step fails; runs all of them first, to report everything at once.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh --asan
+
+failed=()
+step() {
+    local name=$1; shift
+    echo "test: == $name"
+    "$@" || failed+=("$name")
+}
+
+step "unit tests, Release" ctest --test-dir build --output-on-failure
+step "unit tests, sanitizers" ctest --test-dir build-asan --output-on-failure
+
+# Stop PostgreSQL at the end only if this script started it (run.sh may be using it).
+if ! bash scripts/pg.sh status >/dev/null; then
+    trap 'bash scripts/pg.sh stop' EXIT
+fi
+bash scripts/pg.sh start
+
+# Any UBSan report fails the run, with a stack trace. Debian's python3 has pytest (apt
+# python3-pytest); a python3 found first in PATH (pyenv, venv) may not.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+step "integration tests" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
+    DATABASE_URL="$(bash scripts/pg.sh url)" /usr/bin/python3 -m pytest -q tests/integration
+
+if [ ${#failed[@]} -gt 0 ]; then
+    printf 'test: FAILED: %s\n' "${failed[@]}" >&2
+    echo "test: failed after $SECONDS s" >&2
+    exit 1
+fi
+echo "test: all passed in $SECONDS s"
