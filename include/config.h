@@ -29,6 +29,7 @@ struct config {
 	unsigned request_timeout_ms; /* from a request's first byte to its last */
 	unsigned drain_timeout_ms;   /* at shutdown, for requests in flight */
 	int prepared;		     /* named prepared statements (1) or unnamed (0) */
+	int access_log;        /* one log line per request */
 	int migrate;		     /* apply migrations before serving */
 	int log_debug;
 	/* dev-token */

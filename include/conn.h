@@ -39,6 +39,8 @@ struct request {
 	struct buf after;   /* page cursor, decoded */
 	struct buf scratch; /* handler working space (rewritten documents) */
 	int limit;	    /* page size asked for */
+	uint64_t start_ns;  /* uv_hrtime() when the request was complete */
+	char request_id[72]; /* X-Request-Id, taken from the request or generated */
 	request_result_fn on_result;
 };
 

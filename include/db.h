@@ -87,6 +87,7 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   void *owner, enum db_status *status);
 void db_cancel(struct db_query *q);
 bool db_ready(const struct db_pool *p);
+void db_gauges(const struct db_pool *p, int *in_flight, int *waiting);
 /* Fails every query, closes every connection; on_closed runs when all handles are closed. */
 void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *));
 

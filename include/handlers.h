@@ -8,6 +8,7 @@ struct request;
 
 void handle_healthz(struct request *r);
 void handle_readyz(struct request *r);
+void handle_metrics(struct request *r);
 void handle_threads_list(struct request *r);
 void handle_thread_get(struct request *r);
 void handle_thread_put(struct request *r);

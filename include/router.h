@@ -21,6 +21,7 @@ struct span {
 
 struct route {
 	const char *pattern;
+	const char *name;  /* for logs and metrics: "/v1/threads/{id}" */
 	bool auth;	   /* under /v1: a bearer token is required */
 	const char *allow; /* for 405 */
 	route_handler get, put, post, del;
@@ -39,6 +40,10 @@ struct route_match {
 int router_match(const char *url, size_t n, struct route_match *m);
 route_handler router_handler(const struct route *r, int method);
 bool router_is_v1(struct span path);
+/* Routes are numbered 0..count-1; router_route_index(NULL) == count ("none"). */
+int router_route_count(void);
+int router_route_index(const struct route *r);
+const char *router_route_name(int i);
 /* Percent-decodes into out (appended). Returns -1 on a bad escape. */
 int router_decode(struct span s, bool plus_is_space, struct buf *out)
     __attribute__((warn_unused_result));

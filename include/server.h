@@ -15,6 +15,7 @@
 #include "config.h"
 #include "db.h"
 #include "list.h"
+#include "metrics.h"
 
 #define SERVER_READ_BUF (64 * 1024)
 
@@ -30,6 +31,9 @@ struct server {
 	int nconns;
 	bool draining;
 	int exit_code;
+	struct metrics metrics;
+	uint64_t request_seq; /* for generated request ids */
+	uint32_t instance_id; /* random per process: ids from several instances differ */
 	char readbuf[SERVER_READ_BUF]; /* shared by all reads: see conn.c on_alloc */
 };
 

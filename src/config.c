@@ -36,6 +36,7 @@ static const struct option_def options[] = {
     {"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT",
      "seconds to finish requests after SIGTERM (default 10)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
+    {"--no-access-log", NULL, "no log line per request"},
     {"--debug", NULL, "log debug lines"},
     {"--sub", NULL, "dev-token: the user id (sub claim)"},
     {"--ttl", NULL, "dev-token: seconds until exp (default 86400)"},
@@ -186,6 +187,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->max_header = 16 << 10;
 	cfg->max_connections = 20000;
 	cfg->migrate = 1;
+	cfg->access_log = 1;
 	cfg->idle_timeout_ms = 60000;
 	cfg->request_timeout_ms = 30000;
 	cfg->drain_timeout_ms = 10000;
@@ -229,6 +231,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
 		}
 		if (strcmp(a, "--no-migrate") == 0) {
 			cfg->migrate = 0;
+			continue;
+		}
+		if (strcmp(a, "--no-access-log") == 0) {
+			cfg->access_log = 0;
 			continue;
 		}
 		if (strcmp(a, "--debug") == 0) {

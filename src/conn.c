@@ -225,6 +225,51 @@ static void send_continue(struct conn *c)
 	c->writes++;
 }
 
+/* ---- request ids, access log, metrics ------------------------------------------------- */
+
+static bool valid_request_id(const struct buf *b)
+{
+	if (b->len == 0 || b->len > 64)
+		return false;
+	for (size_t i = 0; i < b->len; i++) {
+		char ch = b->data[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+			return false;
+	}
+	return true;
+}
+
+/* The caller's X-Request-Id when it is sane (it goes into logs), else a new one. */
+static void request_set_id(struct conn *c)
+{
+	struct request *r = &c->req;
+	const struct buf *h = &c->in.req.request_id;
+	if (valid_request_id(h)) {
+		memcpy(r->request_id, h->data, h->len);
+		r->request_id[h->len] = '\0';
+	} else {
+		snprintf(r->request_id, sizeof r->request_id, "%08x-%llx", c->srv->instance_id,
+			 (unsigned long long)++c->srv->request_seq);
+	}
+}
+
+/* One access-log line and the metrics for a reply about to be written. */
+static void account(struct conn *c, const struct reply *rep)
+{
+	struct request *r = &c->req;
+	uint64_t now = uv_hrtime();
+	double secs = r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0;
+	int route = router_route_index(r->match.route);
+	metrics_request(&c->srv->metrics, route, rep->status, secs, rep->body_len);
+	if (!c->srv->cfg->access_log)
+		return;
+	log_info("request", "method=%s route=%s status=%d bytes=%zu ms=%.3f id=%s",
+		 r->http ? llhttp_method_name((llhttp_method_t)r->http->method) : "-",
+		 router_route_name(route), rep->status, rep->body_len, secs * 1e3,
+		 r->request_id);
+}
+
 /* ---- the request API ------------------------------------------------------------------ */
 
 struct reply *request_reply_begin(struct request *r, int status)
@@ -253,6 +298,10 @@ void request_reply_send(struct request *r)
 	}
 	bool framing_ok = !c->in.req.body_too_large && c->in.error_status == 0;
 	bool keep = c->in.req.keep_alive && framing_ok && !c->srv->draining;
+	if (r->request_id[0] == '\0')
+		request_set_id(c); /* answered before dispatch (a malformed request) */
+	reply_header(&o->rep, "X-Request-Id", r->request_id);
+	account(c, &o->rep);
 	write_raw(c, o, keep);
 	if (c->state == CONN_CLOSED)
 		return;
@@ -274,8 +323,20 @@ void request_reply_empty(struct request *r, int status)
 	request_reply_send(r);
 }
 
+static const struct {
+	int status;
+	enum metrics_reject why;
+} rejections[] = {
+	{400, MR_BAD_REQUEST},	    {401, MR_UNAUTHORIZED},	 {408, MR_REQUEST_TIMEOUT},
+	{413, MR_BODY_TOO_LARGE}, {431, MR_HEADER_TOO_LARGE}, {504, MR_QUERY_TIMEOUT},
+};
+
 void request_error(struct request *r, int status, const char *code, const char *message)
 {
+	struct metrics *m = &from_request(r)->srv->metrics;
+	for (size_t i = 0; i < sizeof rejections / sizeof rejections[0]; i++)
+		if (rejections[i].status == status && (status != 400 || r->http == NULL))
+			metrics_reject(m, rejections[i].why); /* 400: only malformed HTTP */
 	struct reply *rep = request_reply_begin(r, status);
 	reply_error_body(rep, code, message);
 	if (status == 401)
@@ -292,6 +353,7 @@ static void on_query_done(struct db_query *q, PGresult *res, enum db_status st)
 	struct conn *c = q->owner;
 	c->query = NULL;
 	if (st != DB_OK) {
+		metrics_reject(&c->srv->metrics, MR_NO_DATABASE);
 		request_error(&c->req, 503, "unavailable", "the database connection was lost");
 		return;
 	}
@@ -315,10 +377,13 @@ void request_query(struct request *r, enum query_id qid, int n, const char *cons
 	c->query = db_submit(&c->srv->pool, qid, n + 1, v, l, on_query_done, c, &st);
 	if (c->query != NULL)
 		return;
-	if (st == DB_QUEUE_FULL)
+	if (st == DB_QUEUE_FULL) {
+		metrics_reject(&c->srv->metrics, MR_QUEUE_FULL);
 		request_error(r, 503, "unavailable", "too many queries are waiting; retry shortly");
-	else
+	} else {
+		metrics_reject(&c->srv->metrics, MR_NO_DATABASE);
 		request_error(r, 503, "unavailable", "no database connection is available");
+	}
 }
 
 void request_db_error(struct request *r, PGresult *res)
@@ -368,6 +433,8 @@ static void serve(struct conn *c)
 	struct request *r = &c->req;
 	const struct http_req *h = &c->in.req;
 	r->http = h;
+	r->start_ns = uv_hrtime();
+	request_set_id(c);
 	int found = router_match(h->url.data ? h->url.data : "", h->url.len, &r->match);
 
 	if (router_is_v1(r->match.path)) {
@@ -517,9 +584,16 @@ int conn_accept(struct server *srv, uv_stream_t *listener)
 	http_in_init(&c->in, srv->cfg->max_header, srv->cfg->max_body);
 	list_push_back(&srv->conns, &c->link);
 	srv->nconns++;
-	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 ||
-	    srv->nconns > srv->cfg->max_connections || srv->draining) {
+	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
+		return -1;
+	}
+	if (srv->nconns > srv->cfg->max_connections) {
+		/* Say why, then close: a bare reset looks like a network fault. */
+		metrics_reject(&srv->metrics, MR_MAX_CONNECTIONS);
+		c->in.error_status = 503; /* never keep-alive */
+		conn_set_state(c, CONN_BUSY);
+		request_error(&c->req, 503, "unavailable", "too many connections");
 		return -1;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);

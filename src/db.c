@@ -434,6 +434,15 @@ bool db_ready(const struct db_pool *p)
 	return p->nready > 0 && !p->closing;
 }
 
+void db_gauges(const struct db_pool *p, int *in_flight, int *waiting)
+{
+	int n = 0;
+	for (int i = 0; i < p->nconns; i++)
+		n += p->conns[i].ninflight;
+	*in_flight = n;
+	*waiting = p->nwaiting;
+}
+
 int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 {
 	memset(p, 0, sizeof *p);

@@ -2,6 +2,8 @@
 #include "conn.h"
 #include "db.h"
 #include "handlers.h"
+#include "metrics.h"
+#include "router.h"
 #include "server.h"
 
 void handle_healthz(struct request *r)
@@ -24,5 +26,25 @@ void handle_readyz(struct request *r)
 	}
 	struct reply *rep = request_reply_begin(r, 200);
 	reply_copy_str(rep, "{\"status\":\"ready\"}");
+	request_reply_send(r);
+}
+
+void handle_metrics(struct request *r)
+{
+	struct server *s = request_server(r);
+	struct metrics_gauges g = {
+		.connections = s->nconns,
+		.db_up = s->pool.nready,
+		.db_total = s->pool.nconns,
+		.db_reconnects = s->pool.reconnects,
+		.draining = s->draining,
+	};
+	db_gauges(&s->pool, &g.queries_in_flight, &g.queries_waiting);
+	struct buf text = {0};
+	metrics_render(&s->metrics, &g, router_route_count(), router_route_name, &text);
+	struct reply *rep = request_reply_begin(r, 200);
+	rep->content_type = "text/plain; version=0.0.4";
+	reply_copy(rep, text.data, text.len);
+	buf_free(&text);
 	request_reply_send(r);
 }

@@ -6,19 +6,43 @@
 
 #include "handlers.h"
 
+/* clang-format off */
 static const struct route routes[] = {
-    {"/healthz", false, "GET", handle_healthz, NULL, NULL, NULL, false},
-    {"/readyz", false, "GET", handle_readyz, NULL, NULL, NULL, false},
-    {"/v1/threads", true, "GET", handle_threads_list, NULL, NULL, NULL, false},
-    {"/v1/threads/*", true, "GET, PUT, DELETE", handle_thread_get, handle_thread_put, NULL,
-     handle_thread_delete, true},
-    {"/v1/threads/*/items", true, "GET, POST", handle_items_list, NULL, handle_item_add, NULL,
-     true},
-    {"/v1/threads/*/items/*", true, "GET, PUT, DELETE", handle_item_get, handle_item_put, NULL,
-     handle_item_delete, true},
-    {"/v1/attachments/*", true, "GET, PUT, DELETE", handle_attachment_get, handle_attachment_put,
-     NULL, handle_attachment_delete, true},
+	{.pattern = "/healthz", .name = "/healthz", .allow = "GET", .get = handle_healthz},
+	{.pattern = "/readyz", .name = "/readyz", .allow = "GET", .get = handle_readyz},
+	{.pattern = "/metrics", .name = "/metrics", .allow = "GET", .get = handle_metrics},
+	{.pattern = "/v1/threads", .name = "/v1/threads", .auth = true, .allow = "GET",
+	 .get = handle_threads_list},
+	{.pattern = "/v1/threads/*", .name = "/v1/threads/{id}", .auth = true,
+	 .allow = "GET, PUT, DELETE", .get = handle_thread_get, .put = handle_thread_put,
+	 .del = handle_thread_delete, .body = true},
+	{.pattern = "/v1/threads/*/items", .name = "/v1/threads/{id}/items", .auth = true,
+	 .allow = "GET, POST", .get = handle_items_list, .post = handle_item_add, .body = true},
+	{.pattern = "/v1/threads/*/items/*", .name = "/v1/threads/{id}/items/{item_id}",
+	 .auth = true, .allow = "GET, PUT, DELETE", .get = handle_item_get,
+	 .put = handle_item_put, .del = handle_item_delete, .body = true},
+	{.pattern = "/v1/attachments/*", .name = "/v1/attachments/{id}", .auth = true,
+	 .allow = "GET, PUT, DELETE", .get = handle_attachment_get,
+	 .put = handle_attachment_put, .del = handle_attachment_delete, .body = true},
 };
+/* clang-format on */
+
+#define NROUTES ((int)(sizeof routes / sizeof routes[0]))
+
+int router_route_count(void)
+{
+	return NROUTES;
+}
+
+int router_route_index(const struct route *r)
+{
+	return r == NULL ? NROUTES : (int)(r - routes);
+}
+
+const char *router_route_name(int i)
+{
+	return i >= 0 && i < NROUTES ? routes[i].name : "none";
+}
 
 /* Matches path against pattern; `*` takes one non-empty segment. */
 static bool match(const char *pat, struct span path, struct route_match *m)
@@ -53,7 +77,7 @@ int router_match(const char *url, size_t n, struct route_match *m)
 	m->query = q ? (struct span){q + 1, (size_t)((hash && hash > q ? hash : url + n) - q - 1)}
 		     : (struct span){url + n, 0};
 	m->route = NULL;
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+	for (int i = 0; i < NROUTES; i++) {
 		if (match(routes[i].pattern, m->path, m)) {
 			m->route = &routes[i];
 			return 0;

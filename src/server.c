@@ -124,6 +124,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	s->loop = loop;
 	s->cfg = cfg;
 	list_init(&s->conns);
+	if (uv_random(NULL, NULL, &s->instance_id, sizeof s->instance_id, 0, NULL) != 0)
+		s->instance_id = (uint32_t)uv_os_getpid();
 	auth_init(&s->auth, cfg->jwt_secret, 10);
 	if (db_pool_init(&s->pool, loop, cfg) < 0)
 		return -1;
