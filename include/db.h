@@ -28,11 +28,13 @@ enum db_status {
 	DB_OK = 0,
 	DB_UNAVAILABLE = -1, /* no connection up, or it was lost mid-query */
 	DB_QUEUE_FULL = -2,  /* too many queries waiting */
+	DB_TIMEOUT = -3,     /* ran past --query-timeout: answered, and cancelled */
 };
 
 struct db_query;
-/* res is NULL unless status is DB_OK; then it may still be PGRES_FATAL_ERROR. */
-typedef void (*db_done_fn)(struct db_query *q, PGresult *res, enum db_status status);
+/* Called once per query with the submitter's `owner`. res is NULL unless
+ * status is DB_OK; then it may still be PGRES_FATAL_ERROR. */
+typedef void (*db_done_fn)(void *owner, PGresult *res, enum db_status status);
 
 struct db_query {
 	struct list link;
@@ -43,6 +45,7 @@ struct db_query {
 	db_done_fn done; /* NULL for the pool's own statements (prepare) */
 	void *owner;	 /* NULL once cancelled */
 	PGresult *res;
+	uint64_t deadline; /* uv_now() ms after which the owner gets DB_TIMEOUT */
 };
 
 enum db_conn_state { DBC_IDLE, DBC_CONNECTING, DBC_READY, DBC_BACKOFF, DBC_CLOSED };
@@ -58,6 +61,7 @@ struct db_conn {
 	int poll_fd;
 	int poll_events;
 	uv_timer_t timer; /* connect deadline, or backoff before reconnecting */
+	bool cancelling;  /* a cancel request is on its way (off the loop) */
 	struct list inflight;
 	int ninflight;
 	unsigned backoff_ms;
@@ -73,9 +77,11 @@ struct db_pool {
 	int nwaiting;
 	bool closing;
 	int open_handles; /* timers not yet closed, for db_pool_close */
+	uv_timer_t tick;  /* checks query deadlines */
 	void (*on_closed)(struct db_pool *);
 	/* counters for logs and metrics */
 	unsigned long reconnects;
+	unsigned long timeouts;
 };
 
 int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)

@@ -35,6 +35,8 @@ static const struct option_def options[] = {
      "seconds for a request to arrive in full (default 30)"},
     {"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT",
      "seconds to finish requests after SIGTERM (default 10)"},
+    {"--query-timeout", "THREADSTORE_QUERY_TIMEOUT",
+     "seconds a query may take before 504 and a cancel (default 10)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
     {"--no-access-log", NULL, "no log line per request"},
     {"--debug", NULL, "log debug lines"},
@@ -153,6 +155,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1, 3600, &n) < 0)
 			return -1;
 		cfg->request_timeout_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--query-timeout") == 0) {
+		if (parse_long(flag, v, 1, 3600, &n) < 0)
+			return -1;
+		cfg->query_timeout_ms = (unsigned)n * 1000;
 	} else if (strcmp(flag, "--drain-timeout") == 0) {
 		if (parse_long(flag, v, 0, 3600, &n) < 0)
 			return -1;
@@ -191,6 +197,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->idle_timeout_ms = 60000;
 	cfg->request_timeout_ms = 30000;
 	cfg->drain_timeout_ms = 10000;
+	cfg->query_timeout_ms = 10000;
 	cfg->prepared = 1;
 	cfg->token_ttl = 86400;
 	cfg->database_url = "";

@@ -348,10 +348,14 @@ void request_error(struct request *r, int status, const char *code, const char *
 	request_reply_send(r);
 }
 
-static void on_query_done(struct db_query *q, PGresult *res, enum db_status st)
+static void on_query_done(void *owner, PGresult *res, enum db_status st)
 {
-	struct conn *c = q->owner;
+	struct conn *c = owner;
 	c->query = NULL;
+	if (st == DB_TIMEOUT) {
+		request_error(&c->req, 504, "timeout", "the query ran past its time limit");
+		return;
+	}
 	if (st != DB_OK) {
 		metrics_reject(&c->srv->metrics, MR_NO_DATABASE);
 		request_error(&c->req, 503, "unavailable", "the database connection was lost");

@@ -9,6 +9,7 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000 /* a restarted database is back in use within a second */
+#define TICK_MS 100	    /* resolution of query deadlines */
 
 static void conn_connect(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
@@ -33,7 +34,7 @@ static void finish(struct db_query *q, enum db_status st)
 			  queries[q->qid].name, log_quote(m, sizeof m, e, strlen(e)));
 	}
 	if (q->done != NULL && q->owner != NULL) {
-		q->done(q, st == DB_OK ? res : NULL, st);
+		q->done(q->owner, st == DB_OK ? res : NULL, st);
 		if (st == DB_OK)
 			res = NULL; /* the callback owns it now */
 	}
@@ -361,6 +362,114 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		read_results(c);
 }
 
+/* ---- deadlines ------------------------------------------------------------------------- */
+
+struct cancel_work {
+	uv_work_t work;
+	PGcancel *cancel;
+	int conn_index;
+	int ok;
+	char err[256];
+	struct db_pool *pool;
+};
+
+/* PQcancel blocks (it opens a connection), so it runs on libuv's thread pool. */
+static void cancel_run(uv_work_t *w)
+{
+	struct cancel_work *cw = container_of(w, struct cancel_work, work);
+	cw->ok = PQcancel(cw->cancel, cw->err, sizeof cw->err);
+}
+
+static void cancel_done(uv_work_t *w, int status)
+{
+	struct cancel_work *cw = container_of(w, struct cancel_work, work);
+	struct db_pool *p = cw->pool;
+	if (p->conns != NULL && cw->conn_index < p->nconns)
+		p->conns[cw->conn_index].cancelling = false;
+	if (!cw->ok || status != 0)
+		log_warn("query cancel failed", "conn=%d error=\"%s\"", cw->conn_index, cw->err);
+	PQfreeCancel(cw->cancel);
+	free(cw);
+}
+
+/* Asks the server to stop the statement running on c; its error result will
+ * arrive in the pipeline and be dropped (its owner was already answered). */
+static void cancel_running(struct db_conn *c)
+{
+	if (c->cancelling || c->pg == NULL)
+		return;
+	struct cancel_work *cw = calloc(1, sizeof *cw);
+	if (cw == NULL)
+		return;
+	cw->cancel = PQgetCancel(c->pg);
+	cw->conn_index = c->index;
+	cw->pool = c->pool;
+	if (cw->cancel == NULL ||
+	    uv_queue_work(c->pool->loop, &cw->work, cancel_run, cancel_done) != 0) {
+		if (cw->cancel)
+			PQfreeCancel(cw->cancel);
+		free(cw);
+		return;
+	}
+	c->cancelling = true;
+}
+
+struct expired {
+	db_done_fn done;
+	void *owner;
+};
+
+/* Takes q's owner for a 504: the query itself stays with the pool (in flight,
+ * its late result is dropped like a cancelled one's). */
+static void take(struct db_pool *p, struct db_query *q, struct expired *x, size_t *n, size_t cap)
+{
+	if (*n < cap) {
+		x[(*n)++] = (struct expired){q->done, q->owner};
+		q->owner = NULL;
+		p->timeouts++;
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct db_pool *p = container_of(t, struct db_pool, tick);
+	uint64_t now = uv_now(p->loop);
+	/* Two phases: collect first, call back after. A callback may submit,
+	 * fail a connection, free queries: nothing here may be walked then. */
+	struct expired x[256];
+	size_t n = 0;
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		size_t before = n;
+		for (struct list *e = c->inflight.next; e != &c->inflight; e = e->next) {
+			struct db_query *q = container_of(e, struct db_query, link);
+			if (q->done == NULL || q->owner == NULL)
+				continue;
+			if (q->deadline > now)
+				break; /* FIFO: the rest were sent later */
+			take(p, q, x, &n, sizeof x / sizeof x[0]);
+		}
+		if (n > before)
+			cancel_running(c); /* the oldest is what the server is running */
+	}
+	struct list *e, *next;
+	for (e = p->waiting.next; e != &p->waiting; e = next) {
+		next = e->next;
+		struct db_query *q = container_of(e, struct db_query, link);
+		if (q->owner != NULL && q->deadline > now)
+			break;
+		if (q->owner != NULL && n == sizeof x / sizeof x[0])
+			break; /* the next tick takes the rest */
+		list_remove(e);
+		p->nwaiting--;
+		if (q->owner != NULL)
+			take(p, q, x, &n, sizeof x / sizeof x[0]);
+		free_query(q);
+	}
+	for (size_t i = 0; i < n; i++)
+		x[i].done(x[i].owner, NULL, DB_TIMEOUT);
+}
+
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status)
@@ -395,6 +504,7 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 	q->nparams = nparams;
 	q->done = done;
 	q->owner = owner;
+	q->deadline = uv_now(p->loop) + p->cfg->query_timeout_ms;
 	char *dst = (char *)(q + 1);
 	for (int i = 0; i < nparams; i++) {
 		memcpy(dst, values[i], (size_t)lengths[i]);
@@ -453,6 +563,9 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 	if (p->conns == NULL)
 		return -1;
 	p->nconns = cfg->pool_size;
+	if (uv_timer_init(loop, &p->tick) != 0)
+		return -1;
+	p->open_handles++;
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
 		c->pool = p;
@@ -468,26 +581,37 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 
 void db_pool_start(struct db_pool *p)
 {
+	uv_timer_start(&p->tick, on_tick, TICK_MS, TICK_MS);
 	for (int i = 0; i < p->nconns; i++)
 		conn_connect(&p->conns[i]);
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void handle_closed(struct db_pool *p)
 {
-	struct db_conn *c = container_of((uv_timer_t *)h, struct db_conn, timer);
-	struct db_pool *p = c->pool;
 	if (--p->open_handles == 0) {
 		free(p->conns);
 		p->conns = NULL;
+		p->nconns = 0;
 		if (p->on_closed)
 			p->on_closed(p);
 	}
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	handle_closed(container_of((uv_timer_t *)h, struct db_conn, timer)->pool);
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+	handle_closed(container_of((uv_timer_t *)h, struct db_pool, tick));
 }
 
 void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *))
 {
 	p->closing = true;
 	p->on_closed = on_closed;
+	uv_close((uv_handle_t *)&p->tick, on_tick_closed);
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
 		if (c->pg != NULL)

@@ -1,0 +1,135 @@
+"""Operating the service: metrics, access log and request ids, query timeouts
+with a real cancel, the connection limit. Each test runs its own instance."""
+
+import json
+import re
+import time
+
+import pytest
+
+import tshelpers as th
+from tshelpers import (TableLocker, check_error, database_url, db_now, psql, raw_request,
+                       server_backends, thread_doc, wait_for)
+
+needs_psql = pytest.mark.skipif(th.psql_path() is None, reason="psql not installed")
+
+
+def metric(text, name, **labels):
+    """The value of one sample in Prometheus text, or None."""
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        got = ",".join(sorted((m.group(2) or "").split(","))) if m.group(2) else ""
+        if got == want:
+            return float(m.group(3))
+    return None
+
+
+def test_metrics_count_requests_by_route_and_status(start_server, make_token, user_id):
+    srv = start_server(["--pool-size", "2"])
+    c = srv.client(make_token(user_id))
+    anon = srv.client(None)
+    before = anon.get("/metrics")
+    assert before.status == 200
+    assert before.headers["content-type"].startswith("text/plain")
+    for _ in range(3):
+        assert c.get("/v1/threads").status == 200
+    assert c.get("/v1/threads/nope").status == 404
+    assert anon.get("/v1/threads").status == 401
+    text = anon.get("/metrics").raw.decode()
+    assert metric(text, "threadstore_requests_total", route="/v1/threads", status="200") == 3
+    assert metric(text, "threadstore_requests_total", route="/v1/threads/{id}", status="404") == 1
+    assert metric(text, "threadstore_requests_total", route="/v1/threads", status="401") == 1
+    assert metric(text, "threadstore_rejected_total", reason="unauthorized") == 1
+    assert metric(text, "threadstore_db_connections_up") == 2
+    assert metric(text, "threadstore_db_connections") == 2
+    assert metric(text, "threadstore_connections") >= 2
+    assert metric(text, "threadstore_queries_in_flight") == 0
+    # the histogram is cumulative and counts every request answered before this scrape
+    count = metric(text, "threadstore_request_duration_seconds_count")
+    assert metric(text, "threadstore_request_duration_seconds_bucket", le="+Inf") == count
+    assert count >= 6
+    c.close()
+    anon.close()
+
+
+def test_access_log_and_request_ids(start_server, make_token, user_id):
+    srv = start_server([])
+    tok = make_token(user_id)
+    c = srv.client(tok)
+    r = c.get("/v1/threads", headers={"X-Request-Id": "req-abc.123"})
+    assert r.headers["x-request-id"] == "req-abc.123"
+    r2 = c.get("/v1/threads")
+    generated = r2.headers["x-request-id"]
+    assert generated and generated != "req-abc.123"
+    r3 = c.get("/v1/threads")
+    assert r3.headers["x-request-id"] != generated  # unique per request
+    # an id with characters unfit for a log line is replaced
+    r4 = c.get("/v1/threads", headers={"X-Request-Id": "a b\"c"})
+    assert r4.headers["x-request-id"] not in ("a b\"c", "")
+    c.close()
+    log = srv.log_text()
+    lines = [l for l in log.splitlines() if "msg=request " in l]
+    assert any("id=req-abc.123" in l and "route=/v1/threads" in l and "status=200" in l
+               and "method=GET" in l and re.search(r"ms=\d+\.\d+", l) for l in lines), lines
+    assert any("id=" + generated in l for l in lines)
+    assert tok not in log, "a token reached the log"
+    assert tok.split(".")[2] not in log
+
+
+@needs_psql
+def test_query_timeout_answers_504_and_cancels_the_statement(start_server, make_token,
+                                                             user_id):
+    url = database_url()
+    since = db_now(url)
+    srv = start_server(["--pool-size", "1", "--query-timeout", "1"])
+    c = srv.client(make_token(user_id))
+    c.save_thread(thread_doc("thr_timeout"))
+    with TableLocker(url):
+        t0 = time.monotonic()
+        r = c.get("/v1/threads/thr_timeout")
+        took = time.monotonic() - t0
+        check_error(r, 504)
+        assert json.loads(r.raw)["error"]["code"] == "timeout"
+        assert 0.9 < took < 5, took
+        # The statement was cancelled on the server, not left waiting on the
+        # lock: the lock is still held, yet no backend of ours waits on it.
+        wait_for(lambda: not server_backends(url, since, waiting_on_lock=True),
+                 timeout=5, what="the timed-out statement to be cancelled")
+    # The same database connection serves the next request.
+    r = c.get("/v1/threads/thr_timeout")
+    assert r.status == 200, r
+    text = srv.client(None).get("/metrics").raw.decode()
+    assert metric(text, "threadstore_rejected_total", reason="query_timeout") == 1
+    assert metric(text, "threadstore_db_reconnects_total") == 0
+    c.close()
+
+
+def test_connection_limit_is_answered_503(start_server, make_token, user_id):
+    srv = start_server(["--max-connections", "2"])
+    a, b = srv.raw(), srv.raw()
+    for conn in (a, b):
+        conn.send(raw_request("GET", "/healthz"))
+        assert conn.read_response()[0] == 200
+    extra = srv.raw()
+    status, _, hdrs, body = extra.read_response()
+    assert status == 503
+    assert json.loads(body)["error"]["code"] == "unavailable"
+    extra.wait_eof()
+    a.close()
+    # a slot freed: a new connection is served again
+    def served():
+        d = srv.raw()
+        try:
+            d.send(raw_request("GET", "/healthz"))
+            return d.read_response()[0] == 200
+        finally:
+            d.close()
+    wait_for(served, timeout=5, what="a freed connection slot")
+    b.close()
+    text = srv.client(None).get("/metrics").raw.decode()
+    assert metric(text, "threadstore_rejected_total", reason="max_connections") >= 1
