@@ -29,6 +29,7 @@
 struct server;
 struct request;
 typedef void (*request_result_fn)(struct request *r, PGresult *res);
+typedef void (*request_drain_fn)(struct request *r);
 
 struct request {
 	const struct http_req *http;
@@ -41,6 +42,10 @@ struct request {
 	int limit;	    /* page size asked for */
 	uint64_t start_ns;  /* uv_hrtime() when the request was complete */
 	char request_id[72]; /* X-Request-Id, taken from the request or generated */
+	/* export: the keyset position (created_us, seq) as text, and progress */
+	char export_us[24], export_seq[24];
+	long export_rows;
+	int export_batch;
 	request_result_fn on_result;
 };
 
@@ -63,6 +68,10 @@ struct conn {
 	bool reading;	 /* uv_read_start is on */
 	bool eof;
 	bool close_after_write; /* last response queued: linger and close once written */
+	bool streaming;	        /* a chunked response is under way */
+	int stream_status;
+	size_t stream_bytes;
+	request_drain_fn on_drain; /* streaming: called when the last chunk is written */
 	bool continue_sent;
 	bool request_timer; /* the timer is timing a request, not idleness */
 };
@@ -77,6 +86,13 @@ struct server *request_server(struct request *r);
 struct reply *request_reply_begin(struct request *r, int status);
 void request_reply_send(struct request *r);
 void request_reply_empty(struct request *r, int status);
+/* Streaming: build a reply with request_reply_begin, then send it as the head
+ * (first call) or the next chunk. `next` runs once the client has taken it all,
+ * so a slow reader paces the producer and memory stays at one chunk. */
+void request_stream_send(struct request *r, request_drain_fn next);
+void request_stream_end(struct request *r);
+/* Mid-stream failure: the status is sent already, so close without the last chunk. */
+void request_stream_abort(struct request *r, const char *why);
 void request_error(struct request *r, int status, const char *code, const char *message);
 /* Runs a statement with $1 = the user id followed by `n` text params; on_result
  * gets the result (owning it). A refusal (no database, queue full) is answered 503 here. */

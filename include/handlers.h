@@ -13,6 +13,7 @@ void handle_threads_list(struct request *r);
 void handle_thread_get(struct request *r);
 void handle_thread_put(struct request *r);
 void handle_thread_delete(struct request *r);
+void handle_thread_export(struct request *r);
 void handle_items_list(struct request *r);
 void handle_item_add(struct request *r);
 void handle_item_get(struct request *r);

@@ -22,8 +22,16 @@ struct reply_part {
 	size_t len;
 };
 
+enum reply_kind {
+	REPLY_FULL,        /* status, headers, Content-Length body */
+	REPLY_STREAM_HEAD, /* status, headers, Transfer-Encoding: chunked, first chunk */
+	REPLY_CHUNK,       /* one more chunk (an empty one ends the body) */
+};
+
 struct reply {
 	int status;
+	enum reply_kind kind;
+	bool raw_stream; /* HTTP/1.0 peer: no chunk framing, the close ends the body */
 	struct buf head;  /* status line and headers, built by reply_finish */
 	struct buf extra; /* extra header lines, each ending in \r\n */
 	struct buf own;
@@ -42,7 +50,7 @@ void reply_copy(struct reply *r, const char *p, size_t n); /* copied */
 void reply_copy_str(struct reply *r, const char *s);
 /* The reply takes ownership of res (at most one per reply). */
 void reply_keep_result(struct reply *r, PGresult *res);
-/* Builds the head and fills bufs (1 + nparts entries, caller-allocated). */
+/* Builds the head and fills bufs (2 + nparts entries, caller-allocated). */
 size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs);
 /* {"error":{"code":...,"message":...}} */
 void reply_error_body(struct reply *r, const char *code, const char *message);

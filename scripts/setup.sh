@@ -9,7 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Build, run and test dependencies. A minimal Debian 12 has none of them, and no apt lists.
 # libc6-dev is only a Recommends of gcc, which --no-install-recommends drops: name it.
 PKGS=(gcc libc6-dev make cmake pkg-config libuv1-dev libpq-dev node-llhttp libjansson-dev libssl-dev
-      postgresql-15 postgresql-client-15 python3 python3-pytest openssl ca-certificates curl
+      postgresql-15 postgresql-client-15 python3 python3-pytest python3-httpx openssl
+      ca-certificates curl
       pgbouncer)
 
 missing=()

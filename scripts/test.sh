@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up, build Release (build/) and ASan+UBSan (build-asan/), run the unit tests on both, then
-# the integration suite against the sanitizer binary and the private PostgreSQL.
+# the integration suite and the Python client's tests against the sanitizer binary and the
+# private PostgreSQL.
 # Exits non-zero if any step fails; runs all of them first, to report everything at once.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,6 +29,8 @@ bash scripts/pg.sh start
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 step "integration tests" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
     DATABASE_URL="$(bash scripts/pg.sh url)" /usr/bin/python3 -m pytest -q tests/integration
+step "python client" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
+    DATABASE_URL="$(bash scripts/pg.sh url)" /usr/bin/python3 -m pytest -q clients/python/tests
 
 if [ ${#failed[@]} -gt 0 ]; then
     printf 'test: FAILED: %s\n' "${failed[@]}" >&2

@@ -175,6 +175,13 @@ static void on_write(uv_write_t *w, int status)
 		conn_close(c);
 		return;
 	}
+	if (c->on_drain != NULL && c->writes == 0) {
+		/* A streamed response: the client took the last chunk, make the next. */
+		request_drain_fn next = c->on_drain;
+		c->on_drain = NULL;
+		next(&c->req);
+		return;
+	}
 	if (c->close_after_write) {
 		if (c->writes == 0)
 			conn_linger(c);
@@ -188,7 +195,7 @@ static void write_raw(struct conn *c, struct out *o, bool keep_alive)
 {
 	uv_buf_t small[8];
 	uv_buf_t *bufs =
-	    o->rep.nparts + 1 <= 8 ? small : malloc((o->rep.nparts + 1) * sizeof *bufs);
+	    o->rep.nparts + 2 <= 8 ? small : malloc((o->rep.nparts + 2) * sizeof *bufs);
 	if (bufs == NULL) {
 		free_out(o);
 		conn_close(c);
@@ -255,19 +262,18 @@ static void request_set_id(struct conn *c)
 }
 
 /* One access-log line and the metrics for a reply about to be written. */
-static void account(struct conn *c, const struct reply *rep)
+static void account(struct conn *c, int status, size_t bytes)
 {
 	struct request *r = &c->req;
 	uint64_t now = uv_hrtime();
 	double secs = r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0;
 	int route = router_route_index(r->match.route);
-	metrics_request(&c->srv->metrics, route, rep->status, secs, rep->body_len);
+	metrics_request(&c->srv->metrics, route, status, secs, bytes);
 	if (!c->srv->cfg->access_log)
 		return;
 	log_info("request", "method=%s route=%s status=%d bytes=%zu ms=%.3f id=%s",
 		 r->http ? llhttp_method_name((llhttp_method_t)r->http->method) : "-",
-		 router_route_name(route), rep->status, rep->body_len, secs * 1e3,
-		 r->request_id);
+		 router_route_name(route), status, bytes, secs * 1e3, r->request_id);
 }
 
 /* ---- the request API ------------------------------------------------------------------ */
@@ -287,6 +293,32 @@ struct reply *request_reply_begin(struct request *r, int status)
 }
 
 /* The current request is answered: send, then read the next or close. */
+/* The request is answered (its last bytes are queued): read the next one, or
+ * close once the writes are done. */
+static void request_done(struct conn *c, bool keep)
+{
+	request_clear(&c->req);
+	c->streaming = false;
+	c->on_drain = NULL;
+	if (!keep) {
+		c->close_after_write = true;
+		conn_set_state(c, CONN_BUSY); /* no timer, no parsing: only the write is left */
+		if (c->writes == 0)
+			conn_linger(c);
+		return;
+	}
+	http_in_next(&c->in);
+	c->continue_sent = false;
+	conn_set_state(c, CONN_READING);
+	conn_drive(c);
+}
+
+static bool keep_alive(struct conn *c)
+{
+	bool framing_ok = !c->in.req.body_too_large && c->in.error_status == 0;
+	return c->in.req.keep_alive && framing_ok && !c->srv->draining;
+}
+
 void request_reply_send(struct request *r)
 {
 	struct conn *c = from_request(r);
@@ -296,25 +328,66 @@ void request_reply_send(struct request *r)
 		free_out(o);
 		return;
 	}
-	bool framing_ok = !c->in.req.body_too_large && c->in.error_status == 0;
-	bool keep = c->in.req.keep_alive && framing_ok && !c->srv->draining;
+	bool keep = keep_alive(c);
 	if (r->request_id[0] == '\0')
 		request_set_id(c); /* answered before dispatch (a malformed request) */
 	reply_header(&o->rep, "X-Request-Id", r->request_id);
-	account(c, &o->rep);
+	account(c, o->rep.status, o->rep.body_len);
 	write_raw(c, o, keep);
-	if (c->state == CONN_CLOSED)
-		return;
-	request_clear(&c->req);
-	if (!keep) {
-		c->close_after_write = true;
-		conn_set_state(c, CONN_BUSY); /* no timer, no parsing: only the write is left */
+	if (c->state != CONN_CLOSED)
+		request_done(c, keep);
+}
+
+void request_stream_send(struct request *r, request_drain_fn next)
+{
+	struct conn *c = from_request(r);
+	struct out *o = c->out;
+	c->out = NULL;
+	if (c->state == CONN_CLOSED) {
+		free_out(o);
 		return;
 	}
-	http_in_next(&c->in);
-	c->continue_sent = false;
-	conn_set_state(c, CONN_READING);
-	conn_drive(c);
+	/* HTTP/1.0 has no chunked encoding: send the body bare and close after it. */
+	o->rep.raw_stream = llhttp_get_http_minor(&c->in.parser) == 0;
+	if (!c->streaming) {
+		c->streaming = true;
+		c->stream_status = o->rep.status;
+		c->stream_bytes = 0;
+		o->rep.kind = REPLY_STREAM_HEAD;
+		reply_header(&o->rep, "X-Request-Id", r->request_id);
+	} else {
+		o->rep.kind = REPLY_CHUNK;
+	}
+	c->stream_bytes += o->rep.body_len;
+	c->on_drain = next;
+	write_raw(c, o, keep_alive(c) && !o->rep.raw_stream);
+}
+
+void request_stream_end(struct request *r)
+{
+	struct conn *c = from_request(r);
+	if (c->state == CONN_CLOSED)
+		return;
+	bool raw = llhttp_get_http_minor(&c->in.parser) == 0;
+	bool keep = keep_alive(c) && !raw;
+	account(c, c->stream_status, c->stream_bytes);
+	if (!raw) {
+		request_reply_begin(r, c->stream_status);
+		struct out *o = c->out;
+		c->out = NULL;
+		o->rep.kind = REPLY_CHUNK; /* empty: the last chunk */
+		write_raw(c, o, keep);
+		if (c->state == CONN_CLOSED)
+			return;
+	}
+	request_done(c, keep);
+}
+
+void request_stream_abort(struct request *r, const char *why)
+{
+	struct conn *c = from_request(r);
+	log_warn("response stream aborted", "id=%s reason=\"%s\"", r->request_id, why);
+	conn_close(c); /* no last chunk: the client sees the body is incomplete */
 }
 
 void request_reply_empty(struct request *r, int status)
@@ -333,6 +406,10 @@ static const struct {
 
 void request_error(struct request *r, int status, const char *code, const char *message)
 {
+	if (from_request(r)->streaming) { /* too late for a status: cut the body short */
+		request_stream_abort(r, message);
+		return;
+	}
 	struct metrics *m = &from_request(r)->srv->metrics;
 	for (size_t i = 0; i < sizeof rejections / sizeof rejections[0]; i++)
 		if (rejections[i].status == status && (status != 400 || r->http == NULL))

@@ -6,85 +6,82 @@
  * unknown (404); one row of NULLs means the cursor exists and the page is empty. */
 #include "queries.h"
 
-/* clang-format off: the statements read better laid out as SQL */
-#define THREAD_PAGE(cmp, dir)                                                                      \
-	"SELECT t.id, t.doc FROM"                                                                  \
-	" (SELECT created_us, seq FROM threads WHERE user_id = $1 AND id = $2) c"                  \
-	" LEFT JOIN LATERAL (SELECT id, doc, created_us, seq FROM threads"                         \
-	"   WHERE user_id = $1 AND (created_us, seq) " cmp " (c.created_us, c.seq)"                \
-	"   ORDER BY created_us " dir ", seq " dir " LIMIT $3) t ON true"                          \
+/* clang-format off */
+#define THREAD_PAGE(cmp, dir)                                                              \
+	"SELECT t.id, t.doc FROM"                                                          \
+	" (SELECT created_us, seq FROM threads WHERE user_id = $1 AND id = $2) c"          \
+	" LEFT JOIN LATERAL (SELECT id, doc, created_us, seq FROM threads"                 \
+	"   WHERE user_id = $1 AND (created_us, seq) " cmp " (c.created_us, c.seq)"        \
+	"   ORDER BY created_us " dir ", seq " dir " LIMIT $3) t ON true"                  \
 	" ORDER BY t.created_us " dir ", t.seq " dir
 
-#define ITEM_PAGE(cmp, dir)                                                                        \
-	"SELECT t.id, t.doc FROM"                                                                  \
-	" (SELECT created_us, seq FROM items"                                                      \
-	"   WHERE user_id = $1 AND thread_id = $2 AND id = $3) c"                                  \
-	" LEFT JOIN LATERAL (SELECT id, doc, created_us, seq FROM items"                           \
-	"   WHERE user_id = $1 AND thread_id = $2 AND (created_us, seq) " cmp                      \
-	"   (c.created_us, c.seq) ORDER BY created_us " dir ", seq " dir " LIMIT $4) t ON true"    \
+#define ITEM_PAGE(cmp, dir)                                                                \
+	"SELECT t.id, t.doc FROM"                                                          \
+	" (SELECT created_us, seq FROM items"                                              \
+	"   WHERE user_id = $1 AND thread_id = $2 AND id = $3) c"                          \
+	" LEFT JOIN LATERAL (SELECT id, doc, created_us, seq FROM items"                   \
+	"   WHERE user_id = $1 AND thread_id = $2 AND (created_us, seq) " cmp              \
+	"   (c.created_us, c.seq) ORDER BY created_us " dir ", seq " dir " LIMIT $4) t ON true" \
 	" ORDER BY t.created_us " dir ", t.seq " dir
 
 /* An upsert keeps the row's place (seq) unless created_at moves. */
-#define KEEP_SEQ(table)                                                                            \
-	" seq = CASE WHEN " table ".created_us = EXCLUDED.created_us"                              \
+#define KEEP_SEQ(table)                                                                    \
+	" seq = CASE WHEN " table ".created_us = EXCLUDED.created_us"                      \
 	" THEN " table ".seq ELSE EXCLUDED.seq END"
 
 const struct query queries[Q_COUNT] = {
-    [Q_THREAD_GET] = {"thread_get", "SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2},
-    [Q_THREAD_GET_WITH_ITEMS] =
-	{"thread_get_items",
-	 "SELECT 0, id, doc FROM threads WHERE user_id = $1 AND id = $2"
-	 " UNION ALL (SELECT 1, id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
-	 " ORDER BY created_us, seq LIMIT $3)",
-	 3},
-    [Q_THREAD_PUT] = {"thread_put",
-		      "INSERT INTO threads (user_id, id, created_us, seq, doc)"
-		      " VALUES ($1, $2, $3, nextval('threadstore_seq'), $4)"
-		      " ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc," KEEP_SEQ(
-			  "threads") ", created_us = EXCLUDED.created_us",
-		      4},
-    [Q_THREAD_DELETE] = {"thread_delete", "DELETE FROM threads WHERE user_id = $1 AND id = $2", 2},
-    [Q_THREADS_FIRST_ASC] = {"threads_first_asc",
-			     "SELECT id, doc FROM threads WHERE user_id = $1"
-			     " ORDER BY created_us, seq LIMIT $2",
-			     2},
-    [Q_THREADS_FIRST_DESC] = {"threads_first_desc",
-			      "SELECT id, doc FROM threads WHERE user_id = $1"
-			      " ORDER BY created_us DESC, seq DESC LIMIT $2",
-			      2},
-    [Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3},
-    [Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3},
-    [Q_ITEM_GET] = {"item_get",
-		    "SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3},
-    /* Only into an existing thread of this user: 0 rows inserted means 404.
+	[Q_THREAD_GET] = {"thread_get",
+		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2},
+	[Q_THREAD_GET_WITH_ITEMS] = {"thread_get_items",
+		"SELECT 0, id, doc FROM threads WHERE user_id = $1 AND id = $2"
+		" UNION ALL (SELECT 1, id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
+		" ORDER BY created_us, seq LIMIT $3)", 3},
+	[Q_THREAD_PUT] = {"thread_put",
+		"INSERT INTO threads (user_id, id, created_us, seq, doc)"
+		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4)"
+		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
+		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us", 4},
+	[Q_THREAD_DELETE] = {"thread_delete",
+		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2},
+	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
+		"SELECT id, doc FROM threads WHERE user_id = $1"
+		" ORDER BY created_us, seq LIMIT $2", 2},
+	[Q_THREADS_FIRST_DESC] = {"threads_first_desc",
+		"SELECT id, doc FROM threads WHERE user_id = $1"
+		" ORDER BY created_us DESC, seq DESC LIMIT $2", 2},
+	[Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3},
+	[Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3},
+	[Q_ITEM_GET] = {"item_get",
+		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3},
+	/* Only into an existing thread of this user: 0 rows inserted means 404.
 	 * The foreign key covers a thread deleted concurrently. */
-    [Q_ITEM_PUT] =
-	{"item_put",
-	 "INSERT INTO items (user_id, thread_id, id, created_us, seq, doc)"
-	 " SELECT $1, $2, $3, $4, nextval('threadstore_seq'), $5"
-	 " WHERE EXISTS (SELECT 1 FROM threads WHERE user_id = $1 AND id = $2)"
-	 " ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc," KEEP_SEQ(
-	     "items") ", created_us = EXCLUDED.created_us",
-	 5},
-    [Q_ITEM_DELETE] = {"item_delete",
-		       "DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3},
-    [Q_ITEMS_FIRST_ASC] = {"items_first_asc",
-			   "SELECT id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
-			   " ORDER BY created_us, seq LIMIT $3",
-			   3},
-    [Q_ITEMS_FIRST_DESC] = {"items_first_desc",
-			    "SELECT id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
-			    " ORDER BY created_us DESC, seq DESC LIMIT $3",
-			    3},
-    [Q_ITEMS_AFTER_ASC] = {"items_after_asc", ITEM_PAGE(">", "ASC"), 4},
-    [Q_ITEMS_AFTER_DESC] = {"items_after_desc", ITEM_PAGE("<", "DESC"), 4},
-    [Q_ATTACHMENT_GET] = {"attachment_get",
-			  "SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2},
-    [Q_ATTACHMENT_PUT] = {"attachment_put",
-			  "INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
-			  " ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc",
-			  3},
-    [Q_ATTACHMENT_DELETE] = {"attachment_delete",
-			     "DELETE FROM attachments WHERE user_id = $1 AND id = $2", 2},
+	[Q_ITEM_PUT] = {"item_put",
+		"INSERT INTO items (user_id, thread_id, id, created_us, seq, doc)"
+		" SELECT $1, $2, $3, $4, nextval('threadstore_seq'), $5"
+		" WHERE EXISTS (SELECT 1 FROM threads WHERE user_id = $1 AND id = $2)"
+		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
+		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us", 5},
+	[Q_ITEM_DELETE] = {"item_delete",
+		"DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3},
+	[Q_ITEMS_FIRST_ASC] = {"items_first_asc",
+		"SELECT id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
+		" ORDER BY created_us, seq LIMIT $3", 3},
+	[Q_ITEMS_FIRST_DESC] = {"items_first_desc",
+		"SELECT id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
+		" ORDER BY created_us DESC, seq DESC LIMIT $3", 3},
+	[Q_ITEMS_AFTER_ASC] = {"items_after_asc", ITEM_PAGE(">", "ASC"), 4},
+	[Q_ITEMS_AFTER_DESC] = {"items_after_desc", ITEM_PAGE("<", "DESC"), 4},
+	/* Keyset on (created_us, seq) itself, not on an id: an item deleted during
+	 * an export cannot break the walk. */
+	[Q_ITEMS_EXPORT] = {"items_export",
+		"SELECT doc, created_us, seq FROM items WHERE user_id = $1 AND thread_id = $2"
+		" AND (created_us, seq) > ($3, $4) ORDER BY created_us, seq LIMIT $5", 5},
+	[Q_ATTACHMENT_GET] = {"attachment_get",
+		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2},
+	[Q_ATTACHMENT_PUT] = {"attachment_put",
+		"INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
+		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3},
+	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
+		"DELETE FROM attachments WHERE user_id = $1 AND id = $2", 2},
 };
 /* clang-format on */

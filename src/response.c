@@ -105,26 +105,36 @@ const char *reply_status_text(int status)
 
 size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs)
 {
+	bool chunked = !r->raw_stream && r->kind != REPLY_FULL;
 	buf_reset(&r->head);
-	buf_printf(&r->head, "HTTP/1.1 %d %s\r\n", r->status, reply_status_text(r->status));
-	if (r->status != 204) {
-		if (r->body_len > 0)
+	if (r->kind != REPLY_CHUNK) {
+		buf_printf(&r->head, "HTTP/1.1 %d %s\r\n", r->status,
+			   reply_status_text(r->status));
+		if (r->status != 204 && (r->body_len > 0 || r->kind == REPLY_STREAM_HEAD))
 			buf_printf(&r->head, "Content-Type: %s\r\n", r->content_type);
-		buf_printf(&r->head, "Content-Length: %zu\r\n", r->body_len);
+		if (r->kind == REPLY_STREAM_HEAD && chunked)
+			buf_puts(&r->head, "Transfer-Encoding: chunked\r\n");
+		else if (r->status != 204 && r->kind == REPLY_FULL)
+			buf_printf(&r->head, "Content-Length: %zu\r\n", r->body_len);
+		if (!keep_alive)
+			buf_puts(&r->head, "Connection: close\r\n");
+		buf_append(&r->head, buf_rptr(&r->extra), buf_rlen(&r->extra));
+		buf_append(&r->head, "\r\n", 2);
 	}
-	if (!keep_alive)
-		buf_puts(&r->head, "Connection: close\r\n");
-	buf_append(&r->head, buf_rptr(&r->extra), buf_rlen(&r->extra));
-	buf_append(&r->head, "\r\n", 2);
+	if (chunked && (r->body_len > 0 || r->kind == REPLY_CHUNK))
+		buf_printf(&r->head, "%zx\r\n", r->body_len); /* 0 ends the body */
 
-	bufs[0] = uv_buf_init(r->head.data, (unsigned)r->head.len);
+	size_t n = 0;
+	bufs[n++] = uv_buf_init(r->head.data, (unsigned)r->head.len);
 	for (size_t i = 0; i < r->nparts; i++) {
 		const struct reply_part *p = &r->parts[i];
 		const char *base = p->ptr ? p->ptr : r->own.data + p->off;
 		/* uv_buf_t is not const-correct; libuv only reads these bytes. */
-		bufs[i + 1] = uv_buf_init((char *)(uintptr_t)base, (unsigned)p->len);
+		bufs[n++] = uv_buf_init((char *)(uintptr_t)base, (unsigned)p->len);
 	}
-	return r->nparts + 1;
+	if (chunked && (r->body_len > 0 || r->kind == REPLY_CHUNK))
+		bufs[n++] = uv_buf_init((char *)(uintptr_t) "\r\n", 2);
+	return n;
 }
 
 void reply_error_body(struct reply *r, const char *code, const char *message)

@@ -18,6 +18,8 @@ static const struct route routes[] = {
 	 .del = handle_thread_delete, .body = true},
 	{.pattern = "/v1/threads/*/items", .name = "/v1/threads/{id}/items", .auth = true,
 	 .allow = "GET, POST", .get = handle_items_list, .post = handle_item_add, .body = true},
+	{.pattern = "/v1/threads/*/export", .name = "/v1/threads/{id}/export", .auth = true,
+	 .allow = "GET", .get = handle_thread_export},
 	{.pattern = "/v1/threads/*/items/*", .name = "/v1/threads/{id}/items/{item_id}",
 	 .auth = true, .allow = "GET, PUT, DELETE", .get = handle_item_get,
 	 .put = handle_item_put, .del = handle_item_delete, .body = true},

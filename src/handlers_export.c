@@ -1,0 +1,101 @@
+/* handlers_export.c: GET /v1/threads/{id}/export streams a whole thread, of
+ * any size, as {"thread":{...},"items":[...]} in chunked encoding.
+ *
+ * Rows come in keyset batches (not one long query): each batch is one short
+ * statement on a shared pipelined connection, so an export never holds a
+ * connection while its client reads slowly, and the next batch is fetched only
+ * after the client has taken the previous one. Memory is one batch, sized so
+ * that a batch of large documents stays near EXPORT_BATCH_BYTES. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "db.h"
+#include "handlers.h"
+
+#define EXPORT_BATCH_BYTES (1 << 20)
+#define EXPORT_BATCH_MIN 1
+#define EXPORT_BATCH_MAX 1000
+#define EXPORT_BATCH_FIRST 200
+
+static void export_next(struct request *r);
+
+static void export_end(struct request *r)
+{
+	request_stream_end(r);
+}
+
+static void on_rows(struct request *r, PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		request_stream_abort(r, "an export batch failed");
+		return;
+	}
+	int n = PQntuples(res);
+	size_t bytes = 0;
+	struct reply *rep = request_reply_begin(r, 200);
+	for (int i = 0; i < n; i++) {
+		if (r->export_rows++ > 0)
+			reply_copy(rep, ",", 1);
+		size_t len = (size_t)PQgetlength(res, i, 0);
+		reply_ref(rep, PQgetvalue(res, i, 0), len);
+		bytes += len;
+	}
+	bool last = n < r->export_batch;
+	if (n > 0) {
+		snprintf(r->export_us, sizeof r->export_us, "%s", PQgetvalue(res, n - 1, 1));
+		snprintf(r->export_seq, sizeof r->export_seq, "%s", PQgetvalue(res, n - 1, 2));
+		/* Aim the next batch at EXPORT_BATCH_BYTES of documents. */
+		size_t avg = bytes / (size_t)n + 1;
+		long want = (long)(EXPORT_BATCH_BYTES / avg);
+		r->export_batch = want < EXPORT_BATCH_MIN   ? EXPORT_BATCH_MIN
+				  : want > EXPORT_BATCH_MAX ? EXPORT_BATCH_MAX
+							    : (int)want;
+	}
+	if (last)
+		reply_copy(rep, "]}", 2);
+	reply_keep_result(rep, res);
+	request_stream_send(r, last ? export_end : export_next);
+}
+
+static void export_next(struct request *r)
+{
+	char batch[16];
+	int bl = snprintf(batch, sizeof batch, "%d", r->export_batch);
+	const char *p[] = {r->id.data, r->export_us, r->export_seq, batch};
+	const int l[] = {(int)r->id.len, (int)strlen(r->export_us), (int)strlen(r->export_seq),
+			 bl};
+	request_query(r, Q_ITEMS_EXPORT, 4, p, l, on_rows);
+}
+
+static void on_thread(struct request *r, PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		request_db_error(r, res);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		request_error(r, 404, "not_found", "no such thread");
+		return;
+	}
+	struct reply *rep = request_reply_begin(r, 200);
+	reply_copy_str(rep, "{\"thread\":");
+	reply_ref(rep, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	reply_copy_str(rep, ",\"items\":[");
+	reply_keep_result(rep, res);
+	strcpy(r->export_us, "-9223372036854775808");
+	strcpy(r->export_seq, "-1");
+	r->export_rows = 0;
+	r->export_batch = EXPORT_BATCH_FIRST;
+	request_stream_send(r, export_next);
+}
+
+void handle_thread_export(struct request *r)
+{
+	const char *p[] = {r->id.data};
+	const int l[] = {(int)r->id.len};
+	request_query(r, Q_THREAD_GET, 1, p, l, on_thread);
+}
