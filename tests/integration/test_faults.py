@@ -49,13 +49,13 @@ class Cluster:
         return subprocess.run(cmd, check=check, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
 
-    def start(self):
+    def start(self, options=""):
         deadline = time.monotonic() + 30
         while True:
             r = self.run(PG_BIN + "/pg_ctl", "-D", self.data, "-w", "-l",
                          os.path.join(self.dir, "log"), "-o",
-                         "-p %d -k %s -c listen_addresses=127.0.0.1" % (self.port, self.dir),
-                         "start", check=False)
+                         "-p %d -k %s -c listen_addresses=127.0.0.1 %s"
+                         % (self.port, self.dir, options), "start", check=False)
             if r.returncode == 0:
                 return
             # After a kill -9, orphaned backends hold the shared memory briefly.
