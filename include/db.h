@@ -48,7 +48,16 @@ struct db_query {
 	uint64_t deadline; /* uv_now() ms after which the owner gets DB_TIMEOUT */
 };
 
-enum db_conn_state { DBC_IDLE, DBC_CONNECTING, DBC_READY, DBC_BACKOFF, DBC_CLOSED };
+enum db_conn_state {
+	DBC_IDLE,
+	DBC_RESOLVING, /* looking the host name up on libuv's thread pool */
+	DBC_CONNECTING,
+	DBC_READY,
+	DBC_BACKOFF,
+	DBC_CLOSED
+};
+
+struct db_resolve; /* one lookup; outlives an abandoned attempt */
 
 struct db_pool;
 
@@ -62,6 +71,7 @@ struct db_conn {
 	int poll_events;
 	uv_timer_t timer; /* connect deadline, or backoff before reconnecting */
 	bool cancelling;  /* a cancel request is on its way (off the loop) */
+	struct db_resolve *resolve; /* the lookup under way, if any */
 	struct list inflight;
 	int ninflight;
 	unsigned backoff_ms;
@@ -78,6 +88,9 @@ struct db_pool {
 	bool closing;
 	int open_handles; /* timers not yet closed, for db_pool_close */
 	uv_timer_t tick;  /* checks query deadlines */
+	/* libpq resolves host names with a blocking getaddrinfo() inside
+	 * PQconnectPoll; we resolve first (uv_getaddrinfo) and pass hostaddr. */
+	char *resolve_host;
 	void (*on_closed)(struct db_pool *);
 	/* counters for logs and metrics */
 	unsigned long reconnects;

@@ -1,6 +1,8 @@
 /* db.c: connect/reconnect, pipeline FIFO, dispatch, results -> callbacks. */
 #include "db.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@
 static void conn_connect(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
 static void pump(struct db_conn *c);
+static void abandon_resolve(struct db_conn *c);
 
 static void free_query(struct db_query *q)
 {
@@ -106,10 +109,12 @@ static int poll_watch(struct db_conn *c, int events)
 static void on_timer(uv_timer_t *t)
 {
 	struct db_conn *c = container_of(t, struct db_conn, timer);
-	if (c->state == DBC_BACKOFF)
+	if (c->state == DBC_BACKOFF) {
 		conn_connect(c);
-	else if (c->state == DBC_CONNECTING)
+	} else if (c->state == DBC_CONNECTING || c->state == DBC_RESOLVING) {
+		abandon_resolve(c);
 		conn_fail(c, "connect timed out");
+	}
 }
 
 static void quiet_notice(void *arg, const char *msg)
@@ -178,11 +183,12 @@ static void connect_step(struct db_conn *c)
 	}
 }
 
-static void conn_connect(struct db_conn *c)
+/* Starts libpq's nonblocking connect; hostaddr (or NULL) skips its own lookup. */
+static void connect_now(struct db_conn *c, const char *hostaddr)
 {
-	static const char *const keys[] = {"dbname", "client_encoding", "fallback_application_name",
-					   NULL};
-	const char *vals[] = {c->pool->cfg->database_url, "UTF8", "threadstore", NULL};
+	const char *keys[] = {"dbname", "client_encoding", "fallback_application_name",
+			      hostaddr ? "hostaddr" : NULL, NULL};
+	const char *vals[] = {c->pool->cfg->database_url, "UTF8", "threadstore", hostaddr, NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL) {
 		conn_fail(c, "out of memory");
@@ -193,10 +199,97 @@ static void conn_connect(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	/* libpq ignores connect_timeout in nonblocking connects: enforce our own. */
-	uv_timer_start(&c->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
 	if (poll_watch(c, UV_WRITABLE) < 0)
 		conn_fail(c, "cannot watch the database socket");
+}
+
+struct db_resolve {
+	uv_getaddrinfo_t req;
+	struct db_conn *c; /* NULL once the attempt was abandoned */
+};
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+{
+	struct db_resolve *r = container_of(req, struct db_resolve, req);
+	struct db_conn *c = r->c;
+	char ip[64] = "";
+	if (status == 0 && ai != NULL) {
+		if (ai->ai_family == AF_INET6)
+			uv_ip6_name((struct sockaddr_in6 *)(void *)ai->ai_addr, ip, sizeof ip);
+		else
+			uv_ip4_name((struct sockaddr_in *)(void *)ai->ai_addr, ip, sizeof ip);
+	}
+	uv_freeaddrinfo(ai);
+	free(r);
+	if (c == NULL)
+		return; /* timed out or shut down meanwhile */
+	c->resolve = NULL;
+	if (status != 0 || ip[0] == '\0') {
+		conn_fail(c, status ? uv_strerror(status) : "no address for the database host");
+		return;
+	}
+	connect_now(c, ip);
+}
+
+static void abandon_resolve(struct db_conn *c)
+{
+	if (c->resolve == NULL)
+		return;
+	c->resolve->c = NULL;
+	uv_cancel((uv_req_t *)&c->resolve->req);
+	c->resolve = NULL;
+}
+
+static void conn_connect(struct db_conn *c)
+{
+	struct db_pool *p = c->pool;
+	/* libpq ignores connect_timeout in nonblocking connects: enforce our own. */
+	uv_timer_start(&c->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
+	if (p->resolve_host == NULL) {
+		connect_now(c, NULL);
+		return;
+	}
+	struct db_resolve *r = calloc(1, sizeof *r);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	if (r == NULL) {
+		conn_fail(c, "out of memory");
+		return;
+	}
+	r->c = c;
+	c->state = DBC_RESOLVING;
+	int rc = uv_getaddrinfo(p->loop, &r->req, on_resolved, p->resolve_host, NULL, &hints);
+	if (rc != 0) {
+		free(r);
+		conn_fail(c, uv_strerror(rc));
+		return;
+	}
+	c->resolve = r;
+}
+
+/* A single host name, no hostaddr: the case libpq would resolve by blocking. */
+static char *host_to_resolve(const char *conninfo)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+	if (opts == NULL) {
+		PQfreemem(err);
+		return NULL; /* libpq will report the error when connecting */
+	}
+	const char *host = NULL, *hostaddr = NULL;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	}
+	char *out = NULL;
+	struct in6_addr a6;
+	if (host != NULL && host[0] != '\0' && host[0] != '/' && host[0] != '@' &&
+	    (hostaddr == NULL || hostaddr[0] == '\0') && strchr(host, ',') == NULL &&
+	    inet_pton(AF_INET, host, &a6) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
+		out = strdup(host);
+	PQconninfoFree(opts);
+	return out;
 }
 
 /* ---- failure -------------------------------------------------------------------------- */
@@ -563,6 +656,7 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 	if (p->conns == NULL)
 		return -1;
 	p->nconns = cfg->pool_size;
+	p->resolve_host = host_to_resolve(cfg->database_url);
 	if (uv_timer_init(loop, &p->tick) != 0)
 		return -1;
 	p->open_handles++;
@@ -592,6 +686,8 @@ static void handle_closed(struct db_pool *p)
 		free(p->conns);
 		p->conns = NULL;
 		p->nconns = 0;
+		free(p->resolve_host);
+		p->resolve_host = NULL;
 		if (p->on_closed)
 			p->on_closed(p);
 	}
@@ -614,6 +710,7 @@ void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *))
 	uv_close((uv_handle_t *)&p->tick, on_tick_closed);
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
+		abandon_resolve(c);
 		if (c->pg != NULL)
 			conn_fail(c, "shutting down");
 		c->state = DBC_CLOSED;
