@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configure and build one tree: bash scripts/build.sh DIR [cmake -D options...]
+# The one build recipe, used by setup.sh (dev, CI) and docker/Dockerfile.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+dir=$1; shift
+echo "build: $dir/"
+cmake -S . -B "$dir" "$@"
+cmake --build "$dir" -j"$(nproc 2>/dev/null || echo 2)"

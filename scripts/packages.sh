@@ -1,0 +1,35 @@
+# Debian 12 packages by purpose, and the installer for them. Sourced by
+# scripts/setup.sh (development, CI) and docker/Dockerfile (images), so both
+# install from the same lists.
+
+# To build. libc6-dev is only a Recommends of gcc, which --no-install-recommends drops.
+BUILD_PKGS=(gcc libc6-dev make cmake pkg-config libuv1-dev libpq-dev node-llhttp libjansson-dev
+            libssl-dev)
+# To run the binary (what its shared libraries come from), plus CA certificates for TLS.
+RUNTIME_PKGS=(libuv1 libpq5 libjansson4 libssl3 ca-certificates)
+# To develop and test: a PostgreSQL server, PgBouncer, Python for the tests.
+DEV_PKGS=(postgresql-15 postgresql-client-15 python3 python3-pytest python3-httpx openssl
+          ca-certificates curl pgbouncer)
+
+# install_missing PKG...: apt-get installs those not installed yet (nothing to do: no apt call).
+install_missing() {
+    local missing=() p
+    for p in "$@"; do
+        [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")
+    done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    echo "packages: installing ${missing[*]}"
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || {
+            echo "packages: as root, run: apt-get update && apt-get install ${missing[*]}" >&2
+            return 1
+        }
+        sudo=(sudo)
+    fi
+    # noninteractive: CI has no stdin, and postgresql/pgbouncer must not ask questions.
+    # Lock::Timeout: wait for an apt run already in progress (e.g. unattended-upgrades).
+    local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+    "${apt[@]}" update
+    "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+}
