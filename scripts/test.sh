@@ -32,6 +32,21 @@ step "integration tests" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
 step "python client" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
     DATABASE_URL="$(bash scripts/pg.sh url)" /usr/bin/python3 -m pytest -q clients/python/tests
 
+# The fuzz target must keep building and running: a short run from the seed corpus (the
+# long runs are done by hand: see tests/fuzz/README.md).
+fuzz_smoke() {
+    CC=clang bash scripts/build.sh build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DTHREADSTORE_FUZZ=ON >/dev/null
+    local corpus
+    corpus=$(mktemp -d)
+    ./build-fuzz/fuzz_http -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
+        -print_final_stats=1 "$corpus" tests/fuzz/corpus 2>&1 | tail -n 12
+    local rc=${PIPESTATUS[0]}
+    rm -rf "$corpus"
+    return "$rc"
+}
+step "fuzz smoke" fuzz_smoke
+
 if [ ${#failed[@]} -gt 0 ]; then
     printf 'test: FAILED: %s\n' "${failed[@]}" >&2
     echo "test: failed after $SECONDS s" >&2
