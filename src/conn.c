@@ -25,6 +25,7 @@ struct out {
 
 static void conn_drive(struct conn *c);
 static void arm_timer(struct conn *c);
+static void start_reading(struct conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
@@ -589,6 +590,12 @@ static void conn_drive(struct conn *c)
 	}
 	if (buf_rlen(&c->pending) == 0)
 		buf_free(&c->pending); /* idle connections hold no buffer */
+	/* Reading stopped while too much input waited (on_read): resume once it is
+	 * worked down, unless output is what we are waiting for. */
+	if (c->state == CONN_READING && !c->reading && !c->eof &&
+	    buf_rlen(&c->pending) <= c->srv->cfg->max_header + c->srv->cfg->max_body &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= MAX_OUTPUT_QUEUED)
+		start_reading(c);
 	/* After EOF no more bytes come: a half-read request can never finish. */
 	if (c->state == CONN_READING && c->writes == 0 &&
 	    (c->eof || (c->srv->draining && !http_in_mid_request(&c->in))))

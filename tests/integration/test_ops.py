@@ -3,12 +3,14 @@ with a real cancel, the connection limit. Each test runs its own instance."""
 
 import json
 import re
+import socket
+import threading
 import time
 
 import pytest
 
 import tshelpers as th
-from tshelpers import (TableLocker, check_error, database_url, db_now, psql, raw_request,
+from tshelpers import (TableLocker, check_error, database_url, db_now, psql, raw_request, user_message,
                        server_backends, thread_doc, wait_for)
 
 needs_psql = pytest.mark.skipif(th.psql_path() is None, reason="psql not installed")
@@ -133,3 +135,59 @@ def test_connection_limit_is_answered_503(start_server, make_token, user_id):
     b.close()
     text = srv.client(None).get("/metrics").raw.decode()
     assert metric(text, "threadstore_rejected_total", reason="max_connections") >= 1
+
+
+def test_reading_resumes_after_pipelined_input_hits_its_bound(start_server, make_token,
+                                                              user_id):
+    """Input waiting behind a busy request is bounded (max header + max body):
+    past it the server stops reading, and must start again once it has caught up."""
+    srv = start_server(["--max-body", "1024", "--max-header", "1024"])
+    tok = make_token(user_id)
+    conn = srv.raw()
+    n = 1000  # ~300 KB: more than one read
+    data = b"".join(raw_request("GET", "/v1/threads?limit=1", token=tok) for _ in range(n))
+    sender = threading.Thread(target=conn.send, args=(data,))
+    sender.start()  # the server may stop reading: send from another thread
+    for i in range(n):
+        assert conn.read_response()[0] == 200, i
+    sender.join(10)
+    conn.close()
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_slow_reader_of_pipelined_pages_is_bounded(start_server, make_token, user_id):
+    """A client pipelines many large pages and does not read: the server
+    stops producing once a few MiB wait for it, instead of buffering them all."""
+    srv = start_server(["--pool-size", "2"])
+    tok = make_token(user_id)
+    c = srv.client(tok)
+    t = thread_doc()
+    c.save_thread(t)
+    big = "x" * 2000
+    for i in range(200):
+        item = user_message(t["id"], created_at="2025-06-01T12:00:00")
+        item["content"][0]["text"] = big
+        assert c.post("/v1/threads/%s/items" % t["id"], item).status == 201
+    n = 300  # 300 pages x ~450 KB = ~135 MB of responses
+    base = rss_kb(srv.proc.pid)
+    conn = srv.raw()
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    req = raw_request("GET", "/v1/threads/%s/items?limit=200" % t["id"], token=tok)
+    sender = threading.Thread(target=conn.send, args=(req * n,))
+    sender.start()
+    time.sleep(2)  # the client reads nothing meanwhile
+    grown_mb = (rss_kb(srv.proc.pid) - base) / 1024
+    assert grown_mb < 48, "server buffered %.0f MB for a client that does not read" % grown_mb
+    for i in range(n):
+        status, _, _, body = conn.read_response()
+        assert status == 200 and len(json.loads(body)["data"]) == 200, i
+    sender.join(10)
+    conn.close()
+    c.close()
