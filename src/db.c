@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -183,12 +184,16 @@ static void connect_step(struct db_conn *c)
 	}
 }
 
-/* Starts libpq's nonblocking connect; hostaddr (or NULL) skips its own lookup. */
-static void connect_now(struct db_conn *c, const char *hostaddr)
+/* Starts libpq's nonblocking connect. With `host`/`hostaddr` (lists of the same
+ * length, the name repeated once per resolved address) libpq skips its own,
+ * blocking lookup, still tries every address in turn, and verifies TLS
+ * certificates against the name. */
+static void connect_now(struct db_conn *c, const char *host, const char *hostaddr)
 {
 	const char *keys[] = {"dbname", "client_encoding", "fallback_application_name",
-			      hostaddr ? "hostaddr" : NULL, NULL};
-	const char *vals[] = {c->pool->cfg->database_url, "UTF8", "threadstore", hostaddr, NULL};
+			      hostaddr ? "host" : NULL, "hostaddr", NULL};
+	const char *vals[] = {c->pool->cfg->database_url, "UTF8", "threadstore", host, hostaddr,
+			      NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL) {
 		conn_fail(c, "out of memory");
@@ -208,27 +213,44 @@ struct db_resolve {
 	struct db_conn *c; /* NULL once the attempt was abandoned */
 };
 
+#define RESOLVE_MAX_ADDRS 8
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 {
 	struct db_resolve *r = container_of(req, struct db_resolve, req);
 	struct db_conn *c = r->c;
-	char ip[64] = "";
-	if (status == 0 && ai != NULL) {
-		if (ai->ai_family == AF_INET6)
-			uv_ip6_name((struct sockaddr_in6 *)(void *)ai->ai_addr, ip, sizeof ip);
+	struct buf hosts = {0}, addrs = {0};
+	int n = 0;
+	for (struct addrinfo *a = status == 0 ? ai : NULL; a && n < RESOLVE_MAX_ADDRS;
+	     a = a->ai_next) {
+		char ip[64];
+		if (a->ai_family == AF_INET6)
+			uv_ip6_name((struct sockaddr_in6 *)(void *)a->ai_addr, ip, sizeof ip);
+		else if (a->ai_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)(void *)a->ai_addr, ip, sizeof ip);
 		else
-			uv_ip4_name((struct sockaddr_in *)(void *)ai->ai_addr, ip, sizeof ip);
+			continue;
+		if (n++ > 0) {
+			buf_putc(&hosts, ',');
+			buf_putc(&addrs, ',');
+		}
+		buf_puts(&addrs, ip);
+		if (c != NULL)
+			buf_puts(&hosts, c->pool->resolve_host);
 	}
+	buf_putc(&hosts, '\0');
+	buf_putc(&addrs, '\0');
 	uv_freeaddrinfo(ai);
 	free(r);
-	if (c == NULL)
-		return; /* timed out or shut down meanwhile */
-	c->resolve = NULL;
-	if (status != 0 || ip[0] == '\0') {
-		conn_fail(c, status ? uv_strerror(status) : "no address for the database host");
-		return;
+	if (c != NULL) { /* else: timed out or shut down meanwhile */
+		c->resolve = NULL;
+		if (n == 0)
+			conn_fail(c, status ? uv_strerror(status) : "no address for the database host");
+		else
+			connect_now(c, hosts.data, addrs.data);
 	}
-	connect_now(c, ip);
+	buf_free(&hosts);
+	buf_free(&addrs);
 }
 
 static void abandon_resolve(struct db_conn *c)
@@ -246,7 +268,7 @@ static void conn_connect(struct db_conn *c)
 	/* libpq ignores connect_timeout in nonblocking connects: enforce our own. */
 	uv_timer_start(&c->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
 	if (p->resolve_host == NULL) {
-		connect_now(c, NULL);
+		connect_now(c, NULL, NULL);
 		return;
 	}
 	struct db_resolve *r = calloc(1, sizeof *r);
