@@ -68,6 +68,7 @@ struct db_conn {
 	PGconn *pg;
 	uv_poll_t *poll; /* heap: a socket change needs a new handle while the old closes */
 	int poll_fd;
+	unsigned long poll_ino; /* identity of the watched socket (fd numbers get reused) */
 	int poll_events;
 	uv_timer_t timer; /* connect deadline, or backoff before reconnecting */
 	bool cancelling;  /* a cancel request is on its way (off the loop) */

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "log.h"
@@ -84,6 +85,15 @@ static int poll_watch(struct db_conn *c, int events)
 		return -1;
 	if (c->poll != NULL && c->poll_fd != fd)
 		poll_drop(c);
+	if (c->poll != NULL && c->state == DBC_CONNECTING) {
+		/* While connecting, libpq may close its socket and open another (next
+		 * address or host, SSL retry) that gets the same descriptor number; the
+		 * kernel dropped the old one from epoll, so the old handle would wait
+		 * forever. The inode tells sockets apart. */
+		struct stat st;
+		if (fstat(fd, &st) != 0 || st.st_ino != c->poll_ino)
+			poll_drop(c);
+	}
 	if (c->poll == NULL) {
 		c->poll = malloc(sizeof *c->poll);
 		if (c->poll == NULL)
@@ -96,6 +106,8 @@ static int poll_watch(struct db_conn *c, int events)
 		c->poll->data = c;
 		c->poll_fd = fd;
 		c->poll_events = 0;
+		struct stat st;
+		c->poll_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
 	}
 	if (c->poll_events == events)
 		return 0;
@@ -148,6 +160,10 @@ static void on_connected(struct db_conn *c)
 {
 	struct db_pool *p = c->pool;
 	uv_timer_stop(&c->timer);
+	if (poll_watch(c, UV_READABLE) < 0) { /* while still CONNECTING: checks the socket */
+		conn_fail(c, "cannot watch the database socket");
+		return;
+	}
 	PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
 	if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg)) {
 		conn_fail(c, PQerrorMessage(c->pg));

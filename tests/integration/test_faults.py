@@ -259,3 +259,15 @@ def test_client_gone_mid_query_connection_reused(start_server, make_token):
     assert "threadstore_db_reconnects_total 0" in text
     assert "threadstore_queries_in_flight 0" in text
     c.close()
+
+
+def test_connects_when_the_first_address_refuses(start_server):
+    """libpq moves to the next host after a refusal with a new socket, which
+    usually gets the same descriptor number: the service must watch the new
+    socket, not the closed one (else every connect hangs until its timeout)."""
+    import urllib.parse
+    u = urllib.parse.urlparse(th.database_url())
+    conninfo = "host=127.0.0.1,%s port=%d,%d user=%s dbname=%s" % (
+        u.hostname, free_port(), u.port or 5432, u.username or "postgres", u.path.lstrip("/"))
+    srv = start_server(["--pool-size", "2", "--no-migrate"], database_url=conninfo)
+    assert srv.client(None).get("/readyz").status == 200
