@@ -21,7 +21,17 @@ struct config {
 	int pool_size;
 	int pipeline_depth; /* queries in flight per database connection */
 	int max_queue;	    /* queries waiting for a connection */
+	/* bearer tokens (auth.h): a secret (HS256), a JWKS, or both */
 	const char *jwt_secret;
+	const char *jwks_file; /* read at start, or NULL */
+	const char *jwks_url;  /* fetched and refreshed on the loop, or NULL */
+	const char *jwt_issuer;
+	const char *jwt_audience;
+	long jwt_leeway;	   /* seconds of clock skew on exp/nbf */
+	unsigned jwt_algs;	   /* allow-list: JWKS_ALG_BIT bits (jwks.h) */
+	unsigned jwks_refresh_ms;  /* between fetches of the URL */
+	unsigned jwks_cooldown_ms; /* least time between fetches for unknown kids */
+
 	size_t max_body;
 	size_t max_header;
 	int max_connections;

@@ -4,12 +4,12 @@
 
 # To build. libc6-dev is only a Recommends of gcc, which --no-install-recommends drops.
 BUILD_PKGS=(gcc libc6-dev make cmake pkg-config libuv1-dev libpq-dev node-llhttp libjansson-dev
-            libssl-dev)
+            libssl-dev libcurl4-openssl-dev)
 # To run the binary (what its shared libraries come from), plus CA certificates for TLS.
-RUNTIME_PKGS=(libuv1 libpq5 libjansson4 libssl3 ca-certificates)
+RUNTIME_PKGS=(libuv1 libpq5 libjansson4 libssl3 libcurl4 ca-certificates)
 # To develop and test: a PostgreSQL server, PgBouncer, Python for the tests, clang's libFuzzer.
-DEV_PKGS=(postgresql-15 postgresql-client-15 python3 python3-pytest python3-httpx openssl
-          ca-certificates curl pgbouncer clang libclang-rt-14-dev)
+DEV_PKGS=(postgresql-15 postgresql-client-15 python3 python3-pytest python3-httpx
+          python3-cryptography openssl ca-certificates curl pgbouncer clang libclang-rt-14-dev)
 
 # install_missing PKG...: apt-get installs those not installed yet (nothing to do: no apt call).
 install_missing() {

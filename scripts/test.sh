@@ -32,6 +32,10 @@ step "integration tests" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
 step "python client" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
     DATABASE_URL="$(bash scripts/pg.sh url)" /usr/bin/python3 -m pytest -q clients/python/tests
 
+# The benchmark harness must keep working: a few seconds on tiny data, no timing asserted.
+step "bench smoke" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
+    DATABASE_URL="$(bash scripts/pg.sh url)" bash bench/smoke.sh
+
 # The fuzz target must keep building and running: a short run from the seed corpus (the
 # long runs are done by hand: see tests/fuzz/README.md).
 fuzz_smoke() {

@@ -2,9 +2,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "jwks.h"
 
 struct option_def {
 	const char *flag; /* --name */
@@ -24,7 +28,20 @@ static const struct option_def options[] = {
      "queries waiting for a connection before 503 (default 4096)"},
     {"--statements", "THREADSTORE_STATEMENTS",
      "prepared (named, per connection; default) or unnamed (for PgBouncer before 1.21)"},
-    {"--jwt-secret", "THREADSTORE_JWT_SECRET", "HS256 secret for bearer tokens"},
+    {"--jwt-secret", "THREADSTORE_JWT_SECRET",
+     "HS256 secret for bearer tokens (optional with a JWKS)"},
+    {"--jwks-url", "THREADSTORE_JWKS_URL",
+     "JWKS to fetch and refresh, e.g. https://auth.example.com/api/auth/jwks"},
+    {"--jwks-file", "THREADSTORE_JWKS_FILE", "JWKS file read at start (instead of a URL)"},
+    {"--jwks-refresh", "THREADSTORE_JWKS_REFRESH", "seconds between JWKS fetches (default 300)"},
+    {"--jwks-cooldown", "THREADSTORE_JWKS_COOLDOWN",
+     "least seconds between fetches for tokens with an unknown kid (default 5)"},
+    {"--jwt-issuer", "THREADSTORE_JWT_ISSUER", "required iss claim (e.g. the auth server URL)"},
+    {"--jwt-audience", "THREADSTORE_JWT_AUDIENCE", "required aud claim (string or array member)"},
+    {"--jwt-leeway", "THREADSTORE_JWT_LEEWAY", "seconds of clock skew on exp/nbf (default 10)"},
+    {"--jwt-algs", "THREADSTORE_JWT_ALGS",
+     "accepted algs, comma-separated (default: EdDSA,ES256,ES384,ES512,RS256,PS256 with a "
+     "JWKS, HS256 with a secret)"},
     {"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 1048576)"},
     {"--max-header", "THREADSTORE_MAX_HEADER",
      "request line + headers limit in bytes (default 16384)"},
@@ -110,6 +127,28 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		cfg->jwt_secret = v;
 		return 0;
 	}
+	/* For these, an empty value unsets what the environment set. */
+	const char **str = strcmp(flag, "--jwks-url") == 0	 ? &cfg->jwks_url
+			   : strcmp(flag, "--jwks-file") == 0	 ? &cfg->jwks_file
+			   : strcmp(flag, "--jwt-issuer") == 0	 ? &cfg->jwt_issuer
+			   : strcmp(flag, "--jwt-audience") == 0 ? &cfg->jwt_audience
+								 : NULL;
+	if (str != NULL) {
+		*str = v[0] != '\0' ? v : NULL;
+		return 0;
+	}
+	if (strcmp(flag, "--jwt-algs") == 0) {
+		const char *bad;
+		size_t bad_len;
+		if (jwks_algs_parse(v, &cfg->jwt_algs, &bad, &bad_len) < 0 || cfg->jwt_algs == 0) {
+			fprintf(stderr,
+				"threadstore: --jwt-algs takes EdDSA, ES256, ES384, ES512, RS256, "
+				"PS256, HS256; got '%s'\n",
+				v);
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(flag, "--statements") == 0) {
 		if (strcmp(v, "prepared") != 0 && strcmp(v, "unnamed") != 0) {
 			fprintf(stderr,
@@ -163,12 +202,73 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 0, 3600, &n) < 0)
 			return -1;
 		cfg->drain_timeout_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--jwks-refresh") == 0) {
+		if (parse_long(flag, v, 1, 86400, &n) < 0)
+			return -1;
+		cfg->jwks_refresh_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--jwks-cooldown") == 0) {
+		if (parse_long(flag, v, 1, 3600, &n) < 0)
+			return -1;
+		cfg->jwks_cooldown_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--jwt-leeway") == 0) {
+		if (parse_long(flag, v, 0, 600, &n) < 0)
+			return -1;
+		cfg->jwt_leeway = n;
 	} else if (strcmp(flag, "--ttl") == 0) {
 		if (parse_long(flag, v, 1, 10L * 365 * 86400, &n) < 0)
 			return -1;
 		cfg->token_ttl = n;
 	} else {
 		fprintf(stderr, "threadstore: unknown option %s (see --help)\n", flag);
+		return -1;
+	}
+	return 0;
+}
+
+/* Which tokens can be verified: a secret (HS256), a JWKS (the rest), or both. */
+static int check_auth(struct config *cfg)
+{
+	if (cfg->jwt_secret != NULL && strlen(cfg->jwt_secret) < 16) {
+		fputs("threadstore: the JWT secret must be at least 16 bytes\n", stderr);
+		return -1;
+	}
+	if (cfg->command == CMD_DEV_TOKEN) {
+		if (cfg->jwt_secret != NULL)
+			return 0;
+		fputs("threadstore: dev-token needs --jwt-secret (or THREADSTORE_JWT_SECRET)\n",
+		      stderr);
+		return -1;
+	}
+	if (cfg->jwks_url != NULL && cfg->jwks_file != NULL) {
+		fputs("threadstore: --jwks-url and --jwks-file exclude each other\n", stderr);
+		return -1;
+	}
+	if (cfg->jwks_url != NULL && strncasecmp(cfg->jwks_url, "https://", 8) != 0 &&
+	    strncasecmp(cfg->jwks_url, "http://", 7) != 0) {
+		fprintf(stderr,
+			"threadstore: --jwks-url must be an http:// or https:// URL, got '%s'\n",
+			cfg->jwks_url);
+		return -1;
+	}
+	bool jwks = cfg->jwks_url != NULL || cfg->jwks_file != NULL;
+	if (cfg->jwt_secret == NULL && !jwks) {
+		fputs("threadstore: bearer tokens need a JWKS (--jwks-url or --jwks-file) or a "
+		      "JWT secret of at least 16 bytes (--jwt-secret or THREADSTORE_JWT_SECRET)\n",
+		      stderr);
+		return -1;
+	}
+	if (cfg->jwt_algs == 0) {
+		cfg->jwt_algs = (jwks ? JWKS_ALGS_ASYMMETRIC : 0) |
+				(cfg->jwt_secret ? JWKS_ALG_BIT(JWKS_HS256) : 0);
+		return 0;
+	}
+	if ((cfg->jwt_algs & JWKS_ALG_BIT(JWKS_HS256)) && cfg->jwt_secret == NULL) {
+		fputs("threadstore: --jwt-algs names HS256 but no JWT secret is set\n", stderr);
+		return -1;
+	}
+	if ((cfg->jwt_algs & JWKS_ALGS_ASYMMETRIC) && !jwks) {
+		fputs("threadstore: --jwt-algs names public-key algs but no JWKS is configured\n",
+		      stderr);
 		return -1;
 	}
 	return 0;
@@ -200,6 +300,9 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->query_timeout_ms = 10000;
 	cfg->prepared = 1;
 	cfg->token_ttl = 86400;
+	cfg->jwt_leeway = 10;
+	cfg->jwks_refresh_ms = 300000;
+	cfg->jwks_cooldown_ms = 5000;
 	cfg->database_url = "";
 	if (parse_listen(cfg, "0.0.0.0:8080") < 0)
 		return -1;
@@ -267,14 +370,8 @@ int config_parse(struct config *cfg, int argc, char **argv)
 			return -1;
 	}
 
-	if (cfg->command == CMD_SERVE || cfg->command == CMD_DEV_TOKEN) {
-		if (cfg->jwt_secret == NULL || strlen(cfg->jwt_secret) < 16) {
-			fputs("threadstore: a JWT secret of at least 16 bytes is required "
-			      "(--jwt-secret or THREADSTORE_JWT_SECRET)\n",
-			      stderr);
-			return -1;
-		}
-	}
+	if ((cfg->command == CMD_SERVE || cfg->command == CMD_DEV_TOKEN) && check_auth(cfg) < 0)
+		return -1;
 	if (cfg->command == CMD_DEV_TOKEN &&
 	    (cfg->token_sub == NULL || cfg->token_sub[0] == '\0')) {
 		fputs("threadstore: dev-token needs --sub USER\n", stderr);

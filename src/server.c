@@ -43,6 +43,7 @@ static void maybe_finish(struct server *s)
 {
 	if (s->draining && s->nconns == 0 && !s->pool.closing) {
 		uv_timer_stop(&s->drain_timer);
+		auth_close(&s->auth); /* no request is left to verify; closes the JWKS fetcher */
 		db_pool_close(&s->pool, on_pool_closed);
 	}
 }
@@ -126,7 +127,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	list_init(&s->conns);
 	if (uv_random(NULL, NULL, &s->instance_id, sizeof s->instance_id, 0, NULL) != 0)
 		s->instance_id = (uint32_t)uv_os_getpid();
-	auth_init(&s->auth, cfg->jwt_secret, 10);
+	if (auth_setup(&s->auth, cfg) < 0)
+		return -1;
 	if (db_pool_init(&s->pool, loop, cfg) < 0)
 		return -1;
 	if (uv_signal_init(loop, &s->sigterm) != 0 || uv_signal_init(loop, &s->sigint) != 0 ||
@@ -137,6 +139,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	    uv_signal_start(&s->sigint, on_signal, SIGINT) != 0)
 		return -1;
 	if (bind_listener(s) < 0)
+		return -1;
+	if (auth_start(&s->auth, loop, cfg) < 0)
 		return -1;
 	db_pool_start(&s->pool);
 	return 0;
