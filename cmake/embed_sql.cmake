@@ -1,7 +1,9 @@
 # Generates a C file holding the sql/NNN_*.sql migrations, so the binary
-# carries its own schema. Invoked as: cmake -DOUT=... -DSQL_FILES="a;b" -P embed_sql.cmake
+# carries its own schema. Invoked as: cmake -DOUT=... -DSQL_DIR=... -P embed_sql.cmake
 set(body "/* generated from sql/ by cmake/embed_sql.cmake; do not edit */\n#include \"migrate.h\"\n\n")
 set(table "const struct migration migrations[] = {\n")
+file(GLOB SQL_FILES ${SQL_DIR}/[0-9]*.sql)
+list(SORT SQL_FILES)
 set(n 0)
 foreach(f IN LISTS SQL_FILES)
   get_filename_component(name "${f}" NAME)
