@@ -192,7 +192,11 @@ static void on_write(uv_write_t *w, int status)
 		conn_drive(c); /* output drained: serve what was held back */
 }
 
-static void write_raw(struct conn *c, struct out *o, bool keep_alive)
+/* Writes o's head and body; frees o once written. With try_now, most replies
+ * go out in one writev here: no write request, no callback, and no epoll
+ * re-registration (which libuv does after every uv_write). What the socket
+ * does not take now is queued with uv_write. */
+static void write_raw(struct conn *c, struct out *o, bool keep_alive, bool try_now)
 {
 	uv_buf_t small[8];
 	uv_buf_t *bufs =
@@ -203,9 +207,34 @@ static void write_raw(struct conn *c, struct out *o, bool keep_alive)
 		return;
 	}
 	size_t n = reply_finish(&o->rep, keep_alive, bufs);
+	uv_buf_t *rest = bufs;
+	if (try_now) {
+		int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+		if (w < 0 && w != UV_EAGAIN) {
+			if (bufs != small)
+				free(bufs);
+			free_out(o);
+			conn_close(c);
+			return;
+		}
+		size_t done = w > 0 ? (size_t)w : 0;
+		while (n > 0 && done >= rest->len) {
+			done -= rest->len;
+			rest++;
+			n--;
+		}
+		if (n == 0) {
+			if (bufs != small)
+				free(bufs);
+			free_out(o);
+			return;
+		}
+		rest->base += done;
+		rest->len -= done;
+	}
 	o->c = c;
 	/* uv_write copies the buf array, not the bytes: o keeps those alive. */
-	int rc = uv_write(&o->w, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write);
+	int rc = uv_write(&o->w, (uv_stream_t *)&c->tcp, rest, (unsigned)n, on_write);
 	if (bufs != small)
 		free(bufs);
 	if (rc != 0) {
@@ -334,7 +363,7 @@ void request_reply_send(struct request *r)
 		request_set_id(c); /* answered before dispatch (a malformed request) */
 	reply_header(&o->rep, "X-Request-Id", r->request_id);
 	account(c, o->rep.status, o->rep.body_len);
-	write_raw(c, o, keep);
+	write_raw(c, o, keep, true);
 	if (c->state != CONN_CLOSED)
 		request_done(c, keep);
 }
@@ -361,7 +390,8 @@ void request_stream_send(struct request *r, request_drain_fn next)
 	}
 	c->stream_bytes += o->rep.body_len;
 	c->on_drain = next;
-	write_raw(c, o, keep_alive(c) && !o->rep.raw_stream);
+	/* Always through uv_write: its callback is what paces the stream. */
+	write_raw(c, o, keep_alive(c) && !o->rep.raw_stream, false);
 }
 
 void request_stream_end(struct request *r)
@@ -377,7 +407,7 @@ void request_stream_end(struct request *r)
 		struct out *o = c->out;
 		c->out = NULL;
 		o->rep.kind = REPLY_CHUNK; /* empty: the last chunk */
-		write_raw(c, o, keep);
+		write_raw(c, o, keep, true);
 		if (c->state == CONN_CLOSED)
 			return;
 	}
