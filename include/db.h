@@ -1,8 +1,12 @@
 /* db.h: the fixed set of PostgreSQL connections, in pipeline mode, on the loop.
  *
  * Each connection is opened with PQconnectStartParams/PQconnectPoll, watched by
- * one uv_poll_t, and carries many queries at once (each followed by a Sync, so
- * one query's error never aborts another's). A query goes to the ready
+ * one uv_poll_t, and carries many queries at once. Reads submitted in one loop
+ * turn are written together with one Sync at its end (libpq 15's
+ * PQpipelineSync always flushes: one send per batch, not per query); a read
+ * aborted by an error earlier in its batch did not run and is sent again. A
+ * write goes out at once with its own Sync, and its result is delivered only
+ * when that Sync's reply says it committed. A query goes to the ready
  * connection with the fewest in flight; when all are at pipeline_depth it waits
  * in a bounded queue. A lost connection fails its queries (DB_UNAVAILABLE) and
  * is reopened with backoff; nothing here ever blocks.
@@ -46,6 +50,7 @@ struct db_query {
 	void *owner;	 /* NULL once cancelled */
 	PGresult *res;
 	uint64_t deadline; /* uv_now() ms after which the owner gets DB_TIMEOUT */
+	bool sync_after;   /* a Sync follows it: its batch ends (and commits) here */
 };
 
 enum db_conn_state {
@@ -70,11 +75,15 @@ struct db_conn {
 	int poll_fd;
 	unsigned long poll_ino; /* identity of the watched socket (fd numbers get reused) */
 	int poll_events;
-	uv_timer_t timer; /* connect deadline, or backoff before reconnecting */
-	bool cancelling;  /* a cancel request is on its way (off the loop) */
+	uv_timer_t timer;	    /* connect deadline, or backoff before reconnecting */
+	bool cancelling;	    /* a cancel request is on its way (off the loop) */
 	struct db_resolve *resolve; /* the lookup under way, if any */
 	struct list inflight;
-	int ninflight;
+	int ninflight;		    /* in flight or unsent: what counts against --pipeline-depth */
+	struct db_query *receiving; /* first in flight whose results are not all in */
+	struct list unsent;	    /* reads assigned here, written at the turn's end */
+	size_t unsent_bytes;
+	struct list sync_link; /* in the pool's list of connections owing a Sync */
 	unsigned backoff_ms;
 };
 
@@ -87,8 +96,10 @@ struct db_pool {
 	struct list waiting;
 	int nwaiting;
 	bool closing;
-	int open_handles; /* timers not yet closed, for db_pool_close */
-	uv_timer_t tick;  /* checks query deadlines */
+	int open_handles;      /* timers not yet closed, for db_pool_close */
+	uv_timer_t tick;       /* checks query deadlines */
+	uv_check_t sync_check; /* ends each loop turn's batches with one Sync each */
+	struct list needs_sync;
 	/* libpq resolves host names with a blocking getaddrinfo() inside
 	 * PQconnectPoll; we resolve first (uv_getaddrinfo) and pass hostaddr. */
 	char *resolve_host;

@@ -32,6 +32,14 @@ static inline void list_push_back(struct list *h, struct list *e)
 	h->prev = e;
 }
 
+static inline void list_push_front(struct list *h, struct list *e)
+{
+	e->next = h->next;
+	e->prev = h;
+	h->next->prev = e;
+	h->next = e;
+}
+
 static inline void list_remove(struct list *e)
 {
 	e->prev->next = e->next;

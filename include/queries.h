@@ -4,6 +4,8 @@
 #ifndef THREADSTORE_QUERIES_H
 #define THREADSTORE_QUERIES_H
 
+#include <stdbool.h>
+
 enum query_id {
 	Q_THREAD_GET,
 	Q_THREAD_GET_WITH_ITEMS,
@@ -31,6 +33,7 @@ struct query {
 	const char *name; /* prepared statement name */
 	const char *sql;
 	int nparams;
+	bool write; /* changes data: runs in its own transaction (batch) */
 };
 
 extern const struct query queries[Q_COUNT];

@@ -150,8 +150,11 @@ static int prepare_all(struct db_conn *c)
 			free(q);
 			return -1;
 		}
+		q->sync_after = true;
 		list_push_back(&c->inflight, &q->link);
 		c->ninflight++;
+		if (c->receiving == NULL)
+			c->receiving = q;
 	}
 	return 0;
 }
@@ -206,10 +209,14 @@ static void connect_step(struct db_conn *c)
  * certificates against the name. */
 static void connect_now(struct db_conn *c, const char *host, const char *hostaddr)
 {
-	const char *keys[] = {"dbname", "client_encoding", "fallback_application_name",
-			      hostaddr ? "host" : NULL, "hostaddr", NULL};
-	const char *vals[] = {c->pool->cfg->database_url, "UTF8", "threadstore", host, hostaddr,
+	const char *keys[] = {"dbname",
+			      "client_encoding",
+			      "fallback_application_name",
+			      hostaddr ? "host" : NULL,
+			      "hostaddr",
 			      NULL};
+	const char *vals[] = {
+	    c->pool->cfg->database_url, "UTF8", "threadstore", host, hostaddr, NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL) {
 		conn_fail(c, "out of memory");
@@ -261,7 +268,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 	if (c != NULL) { /* else: timed out or shut down meanwhile */
 		c->resolve = NULL;
 		if (n == 0)
-			conn_fail(c, status ? uv_strerror(status) : "no address for the database host");
+			conn_fail(c, status ? uv_strerror(status)
+					    : "no address for the database host");
 		else
 			connect_now(c, hosts.data, addrs.data);
 	}
@@ -366,7 +374,7 @@ static void conn_fail(struct db_conn *c, const char *why)
 		unsigned delay = c->backoff_ms / 2 + (unsigned)rand() % (c->backoff_ms / 2 + 1);
 		uv_timer_start(&c->timer, on_timer, delay, 0);
 	}
-	struct list failed;
+	struct list failed, *e;
 	list_init(&failed);
 	if (!list_empty(&c->inflight)) { /* move the whole FIFO: callbacks run after */
 		failed.next = c->inflight.next;
@@ -374,8 +382,12 @@ static void conn_fail(struct db_conn *c, const char *why)
 		failed.next->prev = failed.prev->next = &failed;
 		list_init(&c->inflight);
 	}
+	while ((e = list_pop_front(&c->unsent)) != NULL) /* assigned, never written */
+		list_push_back(&failed, e);
+	c->unsent_bytes = 0;
 	c->ninflight = 0;
-	struct list *e;
+	c->receiving = NULL;
+	list_remove(&c->sync_link);
 	while ((e = list_pop_front(&failed)) != NULL)
 		finish(container_of(e, struct db_query, link), DB_UNAVAILABLE);
 	if (p->nready == 0)
@@ -384,17 +396,80 @@ static void conn_fail(struct db_conn *c, const char *why)
 
 /* ---- queries ------------------------------------------------------------------------ */
 
-static int send_query(struct db_conn *c, struct db_query *q)
+/* Writes one query's messages into libpq's buffer; it is in flight from here. */
+static int write_query(struct db_conn *c, struct db_query *q)
 {
 	const struct query *s = &queries[q->qid];
 	int ok = c->pool->cfg->prepared ? PQsendQueryPrepared(c->pg, s->name, q->nparams, q->values,
 							      q->lengths, NULL, 0)
 					: PQsendQueryParams(c->pg, s->sql, q->nparams, NULL,
 							    q->values, q->lengths, NULL, 0);
-	if (!ok || !PQpipelineSync(c->pg))
+	if (!ok)
 		return -1;
+	q->sync_after = false;
 	list_push_back(&c->inflight, &q->link);
+	if (c->receiving == NULL)
+		c->receiving = q;
+	return 0;
+}
+
+/* Writes the waiting reads and their Sync together (PQpipelineSync flushes).
+ * A batch never reaches the socket without its Sync: a transaction-mode
+ * pooler that sees a ReadyForQuery while half a batch has arrived would hand
+ * the server to another client (pgbouncer issue 759). Batches are kept under
+ * libpq's 8 KiB auto-flush threshold for the same reason. */
+static int send_batch(struct db_conn *c)
+{
+	struct list *e;
+	struct db_query *last = NULL;
+	while ((e = list_pop_front(&c->unsent)) != NULL) {
+		last = container_of(e, struct db_query, link);
+		if (write_query(c, last) < 0)
+			return -1;
+	}
+	c->unsent_bytes = 0;
+	list_remove(&c->sync_link);
+	if (last == NULL)
+		return 0;
+	if (!PQpipelineSync(c->pg))
+		return -1;
+	last->sync_after = true;
+	return 0;
+}
+
+static void on_sync_check(uv_check_t *h);
+
+#define BATCH_BYTES 4096
+
+/* Assigns q to c. Returns -1 only with q unlinked (the caller still owns it). */
+static int send_query(struct db_conn *c, struct db_query *q)
+{
+	struct db_pool *p = c->pool;
+	const struct query *s = &queries[q->qid];
+	if (s->write) {
+		/* A write is its own transaction: it commits (or fails) alone. */
+		if (write_query(c, q) < 0)
+			return -1; /* q is not linked: the caller still owns it */
+		c->ninflight++;
+		/* From here q belongs to the connection; if the Sync cannot be queued
+		 * the connection is broken, and the next flush fails it (and q). */
+		if (PQpipelineSync(c->pg))
+			q->sync_after = true;
+		return 0;
+	}
 	c->ninflight++;
+	size_t bytes = 64 + (p->cfg->prepared ? strlen(s->name) : strlen(s->sql));
+	for (int i = 0; i < q->nparams; i++)
+		bytes += (size_t)q->lengths[i] + 4;
+	if (c->unsent_bytes > 0 && c->unsent_bytes + bytes > BATCH_BYTES && send_batch(c) < 0)
+		return -1;
+	list_push_back(&c->unsent, &q->link);
+	c->unsent_bytes += bytes;
+	if (list_empty(&c->sync_link)) {
+		list_push_back(&p->needs_sync, &c->sync_link);
+		if (!uv_is_active((uv_handle_t *)&p->sync_check))
+			uv_check_start(&p->sync_check, on_sync_check);
+	}
 	return 0;
 }
 
@@ -430,35 +505,56 @@ static void flush(struct db_conn *c)
 		conn_fail(c, "cannot watch the database socket");
 }
 
+/* A read aborted by an earlier error in its batch never ran: send it again. */
+static bool resend_if_aborted(struct db_conn *c, struct db_query *q)
+{
+	if (q->res == NULL || PQresultStatus(q->res) != PGRES_PIPELINE_ABORTED || q->done == NULL ||
+	    q->owner == NULL || queries[q->qid].write)
+		return false;
+	PQclear(q->res);
+	q->res = NULL;
+	list_push_front(&c->pool->waiting, &q->link);
+	c->pool->nwaiting++;
+	return true;
+}
+
 static void read_results(struct db_conn *c)
 {
 	if (!PQconsumeInput(c->pg)) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	int nulls = 0;
 	while (c->state == DBC_READY && !list_empty(&c->inflight) && !PQisBusy(c->pg)) {
 		PGresult *r = PQgetResult(c->pg);
 		if (r == NULL) {
-			/* End of one query's results. Two in a row would mean libpq and our
-			 * FIFO disagree; stop rather than spin. */
-			if (++nulls > 1)
-				break;
+			/* The end of one query's results: the next query's come next. */
+			if (c->receiving == NULL)
+				break; /* libpq and our FIFO disagree: stop rather than spin */
+			c->receiving =
+			    c->receiving->link.next == &c->inflight
+				? NULL
+				: container_of(c->receiving->link.next, struct db_query, link);
 			continue;
 		}
-		nulls = 0;
-		struct db_query *q = container_of(c->inflight.next, struct db_query, link);
-		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
+		if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+			struct db_query *q = c->receiving;
+			if (q != NULL && q->res == NULL)
+				q->res = r; /* one statement, one result */
+			else
+				PQclear(r);
+			continue;
+		}
+		/* A Sync: its batch is over (committed, for a write): deliver it all. */
+		PQclear(r);
+		bool last;
+		do {
+			struct db_query *q = container_of(c->inflight.next, struct db_query, link);
+			last = q->sync_after;
 			list_remove(&q->link);
 			c->ninflight--;
-			finish(q, DB_OK);
-			continue;
-		}
-		if (q->res == NULL)
-			q->res = r; /* one statement, one result */
-		else
-			PQclear(r);
+			if (!resend_if_aborted(c, q))
+				finish(q, DB_OK);
+		} while (!last && !list_empty(&c->inflight) && c->state == DBC_READY);
 	}
 	if (c->state != DBC_READY)
 		return;
@@ -469,6 +565,24 @@ static void read_results(struct db_conn *c)
 	pump(c);
 	if (c->state == DBC_READY)
 		flush(c);
+}
+
+/* After the loop turn's callbacks: the reads each connection got, as one batch. */
+static void on_sync_check(uv_check_t *h)
+{
+	struct db_pool *p = container_of(h, struct db_pool, sync_check);
+	struct list *e;
+	while ((e = list_pop_front(&p->needs_sync)) != NULL) {
+		struct db_conn *c = container_of(e, struct db_conn, sync_link);
+		if (c->state != DBC_READY)
+			continue;
+		if (send_batch(c) < 0) {
+			conn_fail(c, PQerrorMessage(c->pg));
+			continue;
+		}
+		flush(c); /* PQpipelineSync pushed the bytes; watch for writable if some remain */
+	}
+	uv_check_stop(h);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -656,10 +770,11 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 		*status = DB_UNAVAILABLE;
 		return NULL;
 	}
-	/* Never fail the connection from here: that would complete q (and call its
-	 * owner back) before the owner has even seen q. A failed flush shows up as a
-	 * writable socket whose flush fails, on the next loop turn. */
-	if (PQflush(best->pg) != 0 && poll_watch(best, UV_READABLE | UV_WRITABLE) < 0)
+	/* Reads go out with their batch's Sync (on_sync_check); a write's own Sync
+	 * pushed it already. Never fail the connection from here: that would
+	 * complete q (and call its owner back) before the owner has even seen q. */
+	if (queries[qid].write && PQflush(best->pg) != 0 &&
+	    poll_watch(best, UV_READABLE | UV_WRITABLE) < 0)
 		log_warn("cannot watch the database socket", "conn=%d", best->index);
 	*status = DB_OK;
 	return q;
@@ -690,20 +805,23 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 	p->loop = loop;
 	p->cfg = cfg;
 	list_init(&p->waiting);
+	list_init(&p->needs_sync);
 	p->conns = calloc((size_t)cfg->pool_size, sizeof *p->conns);
 	if (p->conns == NULL)
 		return -1;
 	p->nconns = cfg->pool_size;
 	p->resolve_host = host_to_resolve(cfg->database_url);
-	if (uv_timer_init(loop, &p->tick) != 0)
+	if (uv_timer_init(loop, &p->tick) != 0 || uv_check_init(loop, &p->sync_check) != 0)
 		return -1;
-	p->open_handles++;
+	p->open_handles += 2;
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
 		c->pool = p;
 		c->index = i;
 		c->poll_fd = -1;
 		list_init(&c->inflight);
+		list_init(&c->unsent);
+		list_init(&c->sync_link);
 		if (uv_timer_init(loop, &c->timer) != 0)
 			return -1;
 		p->open_handles++;
@@ -741,11 +859,17 @@ static void on_tick_closed(uv_handle_t *h)
 	handle_closed(container_of((uv_timer_t *)h, struct db_pool, tick));
 }
 
+static void on_check_closed(uv_handle_t *h)
+{
+	handle_closed(container_of((uv_check_t *)h, struct db_pool, sync_check));
+}
+
 void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *))
 {
 	p->closing = true;
 	p->on_closed = on_closed;
 	uv_close((uv_handle_t *)&p->tick, on_tick_closed);
+	uv_close((uv_handle_t *)&p->sync_check, on_check_closed);
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
 		abandon_resolve(c);

@@ -40,9 +40,9 @@ const struct query queries[Q_COUNT] = {
 		"INSERT INTO threads (user_id, id, created_us, seq, doc)"
 		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
-		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us", 4},
+		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us", 4, true},
 	[Q_THREAD_DELETE] = {"thread_delete",
-		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2},
+		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
 		"SELECT id, doc FROM threads WHERE user_id = $1"
 		" ORDER BY created_us, seq LIMIT $2", 2},
@@ -60,9 +60,9 @@ const struct query queries[Q_COUNT] = {
 		" SELECT $1, $2, $3, $4, nextval('threadstore_seq'), $5"
 		" WHERE EXISTS (SELECT 1 FROM threads WHERE user_id = $1 AND id = $2)"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
-		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us", 5},
+		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us", 5, true},
 	[Q_ITEM_DELETE] = {"item_delete",
-		"DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3},
+		"DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, true},
 	[Q_ITEMS_FIRST_ASC] = {"items_first_asc",
 		"SELECT id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
 		" ORDER BY created_us, seq LIMIT $3", 3},
@@ -80,8 +80,8 @@ const struct query queries[Q_COUNT] = {
 		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2},
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
 		"INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
-		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3},
+		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true},
 	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
-		"DELETE FROM attachments WHERE user_id = $1 AND id = $2", 2},
+		"DELETE FROM attachments WHERE user_id = $1 AND id = $2", 2, true},
 };
 /* clang-format on */
