@@ -359,7 +359,11 @@ static void conn_fail(struct db_conn *c, const char *why)
 	if (was_ready)
 		p->nready--;
 	c->state = p->closing ? DBC_CLOSED : DBC_BACKOFF;
-	log_pg_error(was_ready ? "database connection lost" : "database connect failed", c, why);
+	if (p->closing)
+		log_info("database connection closed", "conn=%d", c->index);
+	else
+		log_pg_error(was_ready ? "database connection lost" : "database connect failed", c,
+			     why);
 	poll_drop(c);
 	if (c->pg) {
 		PQfinish(c->pg);
