@@ -349,15 +349,23 @@ static bool keep_alive(struct conn *c)
 	return c->in.req.keep_alive && framing_ok && !c->srv->draining;
 }
 
+/* Takes the reply under construction; NULL (and freed) if the conn is gone. */
+static struct out *take_out(struct conn *c)
+{
+	struct out *o = c->out;
+	c->out = NULL;
+	if (c->state != CONN_CLOSED)
+		return o;
+	free_out(o);
+	return NULL;
+}
+
 void request_reply_send(struct request *r)
 {
 	struct conn *c = from_request(r);
-	struct out *o = c->out;
-	c->out = NULL;
-	if (c->state == CONN_CLOSED) {
-		free_out(o);
+	struct out *o = take_out(c);
+	if (o == NULL)
 		return;
-	}
 	bool keep = keep_alive(c);
 	if (r->request_id[0] == '\0')
 		request_set_id(c); /* answered before dispatch (a malformed request) */
@@ -371,12 +379,9 @@ void request_reply_send(struct request *r)
 void request_stream_send(struct request *r, request_drain_fn next)
 {
 	struct conn *c = from_request(r);
-	struct out *o = c->out;
-	c->out = NULL;
-	if (c->state == CONN_CLOSED) {
-		free_out(o);
+	struct out *o = take_out(c);
+	if (o == NULL)
 		return;
-	}
 	/* HTTP/1.0 has no chunked encoding: send the body bare and close after it. */
 	o->rep.raw_stream = llhttp_get_http_minor(&c->in.parser) == 0;
 	if (!c->streaming) {

@@ -357,14 +357,7 @@ def start_jwt_server(log_dir):
         return srv
 
     yield start
-    errors = []
-    for srv, allow_error in started:
-        try:
-            srv.stop_and_check(allow_error=allow_error)
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n\n".join(errors), pytrace=False)
+    th.stop_all_and_check(started)
 
 
 def assert_401(resp, reason, token=None, server=None):

@@ -713,3 +713,16 @@ def terminate(database_url, pids):
     if pids:
         psql(database_url, "SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[%s]) AS pid"
              % ",".join(str(p) for p in pids))
+
+
+def stop_all_and_check(started):
+    """Stop every (server, allow_error) started by a fixture; fail with all problems."""
+    import pytest
+    errors = []
+    for srv, allow_error in started:
+        try:
+            srv.stop_and_check(allow_error=allow_error)
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n\n".join(errors), pytrace=False)
