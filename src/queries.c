@@ -31,11 +31,11 @@
 
 const struct query queries[Q_COUNT] = {
 	[Q_THREAD_GET] = {"thread_get",
-		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2},
+		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2, false},
 	[Q_THREAD_GET_WITH_ITEMS] = {"thread_get_items",
 		"SELECT 0, id, doc FROM threads WHERE user_id = $1 AND id = $2"
 		" UNION ALL (SELECT 1, id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
-		" ORDER BY created_us, seq LIMIT $3)", 3},
+		" ORDER BY created_us, seq LIMIT $3)", 3, false},
 	[Q_THREAD_PUT] = {"thread_put",
 		"INSERT INTO threads (user_id, id, created_us, seq, doc)"
 		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4)"
@@ -45,14 +45,14 @@ const struct query queries[Q_COUNT] = {
 		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
 		"SELECT id, doc FROM threads WHERE user_id = $1"
-		" ORDER BY created_us, seq LIMIT $2", 2},
+		" ORDER BY created_us, seq LIMIT $2", 2, false},
 	[Q_THREADS_FIRST_DESC] = {"threads_first_desc",
 		"SELECT id, doc FROM threads WHERE user_id = $1"
-		" ORDER BY created_us DESC, seq DESC LIMIT $2", 2},
-	[Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3},
-	[Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3},
+		" ORDER BY created_us DESC, seq DESC LIMIT $2", 2, false},
+	[Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3, false},
+	[Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3, false},
 	[Q_ITEM_GET] = {"item_get",
-		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3},
+		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, false},
 	/* Only into an existing thread of this user: 0 rows inserted means 404.
 	 * The foreign key covers a thread deleted concurrently. */
 	[Q_ITEM_PUT] = {"item_put",
@@ -65,19 +65,19 @@ const struct query queries[Q_COUNT] = {
 		"DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, true},
 	[Q_ITEMS_FIRST_ASC] = {"items_first_asc",
 		"SELECT id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
-		" ORDER BY created_us, seq LIMIT $3", 3},
+		" ORDER BY created_us, seq LIMIT $3", 3, false},
 	[Q_ITEMS_FIRST_DESC] = {"items_first_desc",
 		"SELECT id, doc FROM items WHERE user_id = $1 AND thread_id = $2"
-		" ORDER BY created_us DESC, seq DESC LIMIT $3", 3},
-	[Q_ITEMS_AFTER_ASC] = {"items_after_asc", ITEM_PAGE(">", "ASC"), 4},
-	[Q_ITEMS_AFTER_DESC] = {"items_after_desc", ITEM_PAGE("<", "DESC"), 4},
+		" ORDER BY created_us DESC, seq DESC LIMIT $3", 3, false},
+	[Q_ITEMS_AFTER_ASC] = {"items_after_asc", ITEM_PAGE(">", "ASC"), 4, false},
+	[Q_ITEMS_AFTER_DESC] = {"items_after_desc", ITEM_PAGE("<", "DESC"), 4, false},
 	/* Keyset on (created_us, seq) itself, not on an id: an item deleted during
 	 * an export cannot break the walk. */
 	[Q_ITEMS_EXPORT] = {"items_export",
 		"SELECT doc, created_us, seq FROM items WHERE user_id = $1 AND thread_id = $2"
-		" AND (created_us, seq) > ($3, $4) ORDER BY created_us, seq LIMIT $5", 5},
+		" AND (created_us, seq) > ($3, $4) ORDER BY created_us, seq LIMIT $5", 5, false},
 	[Q_ATTACHMENT_GET] = {"attachment_get",
-		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2},
+		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2, false},
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
 		"INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true},
