@@ -117,6 +117,8 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status);
 void db_cancel(struct db_query *q);
+/* Frees a query the pool owns (for the pool's own modules). */
+void db_query_free(struct db_query *q);
 bool db_ready(const struct db_pool *p);
 void db_gauges(const struct db_pool *p, int *in_flight, int *waiting);
 /* Fails every query, closes every connection; on_closed runs when all handles are closed. */

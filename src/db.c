@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "db_deadline.h"
 #include "log.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -20,7 +21,7 @@ static void conn_fail(struct db_conn *c, const char *why);
 static void pump(struct db_conn *c);
 static void abandon_resolve(struct db_conn *c);
 
-static void free_query(struct db_query *q)
+void db_query_free(struct db_query *q)
 {
 	if (q->res)
 		PQclear(q->res);
@@ -45,7 +46,7 @@ static void finish(struct db_query *q, enum db_status st)
 	}
 	if (res)
 		PQclear(res);
-	free_query(q);
+	db_query_free(q);
 }
 
 static void log_pg_error(const char *msg, struct db_conn *c, const char *detail)
@@ -487,7 +488,7 @@ static void pump(struct db_conn *c)
 		struct db_query *q = container_of(e, struct db_query, link);
 		p->nwaiting--;
 		if (q->owner == NULL) {
-			free_query(q); /* cancelled while waiting: never sent */
+			db_query_free(q); /* cancelled while waiting: never sent */
 			continue;
 		}
 		if (send_query(c, q) < 0) {
@@ -611,114 +612,6 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		read_results(c);
 }
 
-/* ---- deadlines ------------------------------------------------------------------------- */
-
-struct cancel_work {
-	uv_work_t work;
-	PGcancel *cancel;
-	int conn_index;
-	int ok;
-	char err[256];
-	struct db_pool *pool;
-};
-
-/* PQcancel blocks (it opens a connection), so it runs on libuv's thread pool. */
-static void cancel_run(uv_work_t *w)
-{
-	struct cancel_work *cw = container_of(w, struct cancel_work, work);
-	cw->ok = PQcancel(cw->cancel, cw->err, sizeof cw->err);
-}
-
-static void cancel_done(uv_work_t *w, int status)
-{
-	struct cancel_work *cw = container_of(w, struct cancel_work, work);
-	struct db_pool *p = cw->pool;
-	if (p->conns != NULL && cw->conn_index < p->nconns)
-		p->conns[cw->conn_index].cancelling = false;
-	if (!cw->ok || status != 0)
-		log_warn("query cancel failed", "conn=%d error=\"%s\"", cw->conn_index, cw->err);
-	PQfreeCancel(cw->cancel);
-	free(cw);
-}
-
-/* Asks the server to stop the statement running on c; its error result will
- * arrive in the pipeline and be dropped (its owner was already answered). */
-static void cancel_running(struct db_conn *c)
-{
-	if (c->cancelling || c->pg == NULL)
-		return;
-	struct cancel_work *cw = calloc(1, sizeof *cw);
-	if (cw == NULL)
-		return;
-	cw->cancel = PQgetCancel(c->pg);
-	cw->conn_index = c->index;
-	cw->pool = c->pool;
-	if (cw->cancel == NULL ||
-	    uv_queue_work(c->pool->loop, &cw->work, cancel_run, cancel_done) != 0) {
-		if (cw->cancel)
-			PQfreeCancel(cw->cancel);
-		free(cw);
-		return;
-	}
-	c->cancelling = true;
-}
-
-struct expired {
-	db_done_fn done;
-	void *owner;
-};
-
-/* Takes q's owner for a 504: the query itself stays with the pool (in flight,
- * its late result is dropped like a cancelled one's). */
-static void take(struct db_pool *p, struct db_query *q, struct expired *x, size_t *n, size_t cap)
-{
-	if (*n < cap) {
-		x[(*n)++] = (struct expired){q->done, q->owner};
-		q->owner = NULL;
-		p->timeouts++;
-	}
-}
-
-static void on_tick(uv_timer_t *t)
-{
-	struct db_pool *p = container_of(t, struct db_pool, tick);
-	uint64_t now = uv_now(p->loop);
-	/* Two phases: collect first, call back after. A callback may submit,
-	 * fail a connection, free queries: nothing here may be walked then. */
-	struct expired x[256];
-	size_t n = 0;
-	for (int i = 0; i < p->nconns; i++) {
-		struct db_conn *c = &p->conns[i];
-		size_t before = n;
-		for (struct list *e = c->inflight.next; e != &c->inflight; e = e->next) {
-			struct db_query *q = container_of(e, struct db_query, link);
-			if (q->done == NULL || q->owner == NULL)
-				continue;
-			if (q->deadline > now)
-				break; /* FIFO: the rest were sent later */
-			take(p, q, x, &n, sizeof x / sizeof x[0]);
-		}
-		if (n > before)
-			cancel_running(c); /* the oldest is what the server is running */
-	}
-	struct list *e, *next;
-	for (e = p->waiting.next; e != &p->waiting; e = next) {
-		next = e->next;
-		struct db_query *q = container_of(e, struct db_query, link);
-		if (q->owner != NULL && q->deadline > now)
-			break;
-		if (q->owner != NULL && n == sizeof x / sizeof x[0])
-			break; /* the next tick takes the rest */
-		list_remove(e);
-		p->nwaiting--;
-		if (q->owner != NULL)
-			take(p, q, x, &n, sizeof x / sizeof x[0]);
-		free_query(q);
-	}
-	for (size_t i = 0; i < n; i++)
-		x[i].done(x[i].owner, NULL, DB_TIMEOUT);
-}
-
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status)
@@ -769,7 +662,7 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 		return q;
 	}
 	if (send_query(best, q) < 0) {
-		free_query(q);
+		db_query_free(q);
 		conn_fail(best, PQerrorMessage(best->pg));
 		*status = DB_UNAVAILABLE;
 		return NULL;
@@ -835,7 +728,7 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 
 void db_pool_start(struct db_pool *p)
 {
-	uv_timer_start(&p->tick, on_tick, TICK_MS, TICK_MS);
+	uv_timer_start(&p->tick, db_deadline_tick, TICK_MS, TICK_MS);
 	for (int i = 0; i < p->nconns; i++)
 		conn_connect(&p->conns[i]);
 }
