@@ -13,20 +13,34 @@
 #define METRICS_BUCKETS 14
 
 enum metrics_status {
-	MS_200, MS_201, MS_204, MS_400, MS_401, MS_404, MS_405, MS_408, MS_413, MS_415,
-	MS_431, MS_500, MS_503, MS_504, MS_OTHER, MS_COUNT
+	MS_200,
+	MS_201,
+	MS_204,
+	MS_400,
+	MS_401,
+	MS_404,
+	MS_405,
+	MS_408,
+	MS_413,
+	MS_415,
+	MS_431,
+	MS_500,
+	MS_503,
+	MS_504,
+	MS_OTHER,
+	MS_COUNT
 };
 
 enum metrics_reject {
-	MR_QUEUE_FULL,      /* 503: too many queries waiting */
-	MR_NO_DATABASE,     /* 503: no connection up, or it was lost */
-	MR_MAX_CONNECTIONS, /* connection refused at accept */
-	MR_BODY_TOO_LARGE,  /* 413 */
+	MR_QUEUE_FULL,	     /* 503: too many queries waiting */
+	MR_NO_DATABASE,	     /* 503: no connection up, or it was lost */
+	MR_MAX_CONNECTIONS,  /* connection refused at accept */
+	MR_BODY_TOO_LARGE,   /* 413 */
 	MR_HEADER_TOO_LARGE, /* 431 */
-	MR_BAD_REQUEST,     /* malformed HTTP */
-	MR_REQUEST_TIMEOUT, /* 408 */
-	MR_QUERY_TIMEOUT,   /* 504 */
-	MR_UNAUTHORIZED,    /* 401 */
+	MR_BAD_REQUEST,	     /* malformed HTTP */
+	MR_REQUEST_TIMEOUT,  /* 408 */
+	MR_QUERY_TIMEOUT,    /* 504 */
+	MR_UNAUTHORIZED,     /* 401 */
 	MR_COUNT
 };
 
@@ -47,6 +61,7 @@ struct metrics_gauges {
 	int db_total;
 	unsigned long db_reconnects;
 	int draining;
+	unsigned long token_cache_hits, token_cache_misses;
 };
 
 void metrics_request(struct metrics *m, int route, int status, double seconds, uint64_t bytes);

@@ -24,6 +24,11 @@ void handle_readyz(struct request *r)
 		request_error(r, 503, "unavailable", "no database connection is ready");
 		return;
 	}
+	if (s->cfg->jwks_url != NULL && s->auth.keys == NULL) {
+		/* Every token would get 401 until the first key set arrives. */
+		request_error(r, 503, "unavailable", "the JWKS has not been loaded yet");
+		return;
+	}
 	struct reply *rep = request_reply_begin(r, 200);
 	reply_copy_str(rep, "{\"status\":\"ready\"}");
 	request_reply_send(r);
@@ -33,13 +38,14 @@ void handle_metrics(struct request *r)
 {
 	struct server *s = request_server(r);
 	struct metrics_gauges g = {
-		.connections = s->nconns,
-		.db_up = s->pool.nready,
-		.db_total = s->pool.nconns,
-		.db_reconnects = s->pool.reconnects,
-		.draining = s->draining,
+	    .connections = s->nconns,
+	    .db_up = s->pool.nready,
+	    .db_total = s->pool.nconns,
+	    .db_reconnects = s->pool.reconnects,
+	    .draining = s->draining,
 	};
 	db_gauges(&s->pool, &g.queries_in_flight, &g.queries_waiting);
+	auth_cache_stats(&s->auth, &g.token_cache_hits, &g.token_cache_misses);
 	struct buf text = {0};
 	metrics_render(&s->metrics, &g, router_route_count(), router_route_name, &text);
 	struct reply *rep = request_reply_begin(r, 200);

@@ -2,17 +2,16 @@
 #include "metrics.h"
 
 static const double bucket_le[METRICS_BUCKETS] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
 static const int status_code[MS_COUNT] = {
-	200, 201, 204, 400, 401, 404, 405, 408, 413, 415, 431, 500, 503, 504, 0,
+    200, 201, 204, 400, 401, 404, 405, 408, 413, 415, 431, 500, 503, 504, 0,
 };
 
 static const char *const reject_name[MR_COUNT] = {
-	"queue_full",         "no_database", "max_connections",
-	"body_too_large",     "header_too_large", "bad_request",
-	"request_timeout",    "query_timeout", "unauthorized",
+    "queue_full",  "no_database",     "max_connections", "body_too_large", "header_too_large",
+    "bad_request", "request_timeout", "query_timeout",	 "unauthorized",
 };
 
 static int status_index(int status)
@@ -45,22 +44,28 @@ void metrics_reject(struct metrics *m, enum metrics_reject why)
 void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int nroutes,
 		    const char *(*route_name)(int), struct buf *out)
 {
-	buf_puts(out, "# HELP threadstore_requests_total HTTP requests answered, by route and status.\n"
-		      "# TYPE threadstore_requests_total counter\n");
+	buf_puts(out,
+		 "# HELP threadstore_requests_total HTTP requests answered, by route and status.\n"
+		 "# TYPE threadstore_requests_total counter\n");
 	for (int r = 0; r <= nroutes && r < METRICS_ROUTES; r++) {
 		const char *name = r < nroutes ? route_name(r) : "none";
 		for (int s = 0; s < MS_COUNT; s++) {
 			if (m->requests[r][s] == 0)
 				continue;
 			if (s == MS_OTHER)
-				buf_printf(out, "threadstore_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+				buf_printf(out,
+					   "threadstore_requests_total{route=\"%s\",status="
+					   "\"other\"} %llu\n",
 					   name, (unsigned long long)m->requests[r][s]);
 			else
-				buf_printf(out, "threadstore_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-					   name, status_code[s], (unsigned long long)m->requests[r][s]);
+				buf_printf(
+				    out,
+				    "threadstore_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				    name, status_code[s], (unsigned long long)m->requests[r][s]);
 		}
 	}
-	buf_puts(out, "# HELP threadstore_request_duration_seconds Time from a request's last byte to its reply.\n"
+	buf_puts(out, "# HELP threadstore_request_duration_seconds Time from a request's last byte "
+		      "to its reply.\n"
 		      "# TYPE threadstore_request_duration_seconds histogram\n");
 	uint64_t cum = 0;
 	for (int b = 0; b < METRICS_BUCKETS; b++) {
@@ -74,36 +79,45 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int
 	buf_printf(out, "threadstore_request_duration_seconds_sum %.6f\n", m->latency_sum);
 	buf_printf(out, "threadstore_request_duration_seconds_count %llu\n",
 		   (unsigned long long)m->latency_count);
-	buf_puts(out, "# HELP threadstore_rejected_total Requests or connections refused, by reason.\n"
-		      "# TYPE threadstore_rejected_total counter\n");
+	buf_puts(out,
+		 "# HELP threadstore_rejected_total Requests or connections refused, by reason.\n"
+		 "# TYPE threadstore_rejected_total counter\n");
 	for (int i = 0; i < MR_COUNT; i++)
 		buf_printf(out, "threadstore_rejected_total{reason=\"%s\"} %llu\n", reject_name[i],
 			   (unsigned long long)m->rejected[i]);
-	buf_printf(out,
-		   "# HELP threadstore_response_bytes_total Response body bytes sent.\n"
-		   "# TYPE threadstore_response_bytes_total counter\n"
-		   "threadstore_response_bytes_total %llu\n"
-		   "# HELP threadstore_connections Open client connections.\n"
-		   "# TYPE threadstore_connections gauge\n"
-		   "threadstore_connections %d\n"
-		   "# HELP threadstore_queries_in_flight Queries sent to PostgreSQL, not yet answered.\n"
-		   "# TYPE threadstore_queries_in_flight gauge\n"
-		   "threadstore_queries_in_flight %d\n"
-		   "# HELP threadstore_queries_waiting Queries waiting for room on a connection.\n"
-		   "# TYPE threadstore_queries_waiting gauge\n"
-		   "threadstore_queries_waiting %d\n"
-		   "# HELP threadstore_db_connections_up PostgreSQL connections ready.\n"
-		   "# TYPE threadstore_db_connections_up gauge\n"
-		   "threadstore_db_connections_up %d\n"
-		   "# HELP threadstore_db_connections PostgreSQL connections configured.\n"
-		   "# TYPE threadstore_db_connections gauge\n"
-		   "threadstore_db_connections %d\n"
-		   "# HELP threadstore_db_reconnects_total PostgreSQL connection attempts after a failure.\n"
-		   "# TYPE threadstore_db_reconnects_total counter\n"
-		   "threadstore_db_reconnects_total %lu\n"
-		   "# HELP threadstore_draining 1 after SIGTERM, while requests finish.\n"
-		   "# TYPE threadstore_draining gauge\n"
-		   "threadstore_draining %d\n",
-		   (unsigned long long)m->response_bytes, g->connections, g->queries_in_flight,
-		   g->queries_waiting, g->db_up, g->db_total, g->db_reconnects, g->draining);
+	buf_printf(
+	    out,
+	    "# HELP threadstore_response_bytes_total Response body bytes sent.\n"
+	    "# TYPE threadstore_response_bytes_total counter\n"
+	    "threadstore_response_bytes_total %llu\n"
+	    "# HELP threadstore_connections Open client connections.\n"
+	    "# TYPE threadstore_connections gauge\n"
+	    "threadstore_connections %d\n"
+	    "# HELP threadstore_queries_in_flight Queries sent to PostgreSQL, not yet answered.\n"
+	    "# TYPE threadstore_queries_in_flight gauge\n"
+	    "threadstore_queries_in_flight %d\n"
+	    "# HELP threadstore_queries_waiting Queries waiting for room on a connection.\n"
+	    "# TYPE threadstore_queries_waiting gauge\n"
+	    "threadstore_queries_waiting %d\n"
+	    "# HELP threadstore_db_connections_up PostgreSQL connections ready.\n"
+	    "# TYPE threadstore_db_connections_up gauge\n"
+	    "threadstore_db_connections_up %d\n"
+	    "# HELP threadstore_db_connections PostgreSQL connections configured.\n"
+	    "# TYPE threadstore_db_connections gauge\n"
+	    "threadstore_db_connections %d\n"
+	    "# HELP threadstore_db_reconnects_total PostgreSQL connection attempts after a "
+	    "failure.\n"
+	    "# TYPE threadstore_db_reconnects_total counter\n"
+	    "threadstore_db_reconnects_total %lu\n"
+	    "# HELP threadstore_draining 1 after SIGTERM, while requests finish.\n"
+	    "# TYPE threadstore_draining gauge\n"
+	    "threadstore_draining %d\n"
+	    "# HELP threadstore_token_cache_total Bearer tokens looked up in the verified-token "
+	    "cache.\n"
+	    "# TYPE threadstore_token_cache_total counter\n"
+	    "threadstore_token_cache_total{result=\"hit\"} %lu\n"
+	    "threadstore_token_cache_total{result=\"miss\"} %lu\n",
+	    (unsigned long long)m->response_bytes, g->connections, g->queries_in_flight,
+	    g->queries_waiting, g->db_up, g->db_total, g->db_reconnects, g->draining,
+	    g->token_cache_hits, g->token_cache_misses);
 }

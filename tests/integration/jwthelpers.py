@@ -351,7 +351,8 @@ def start_jwt_server(log_dir):
         srv = JwtServerProcess(th.binary_path(), th.database_url(), secret,
                                extra_args=extra_args, env=env, log_dir=log_dir, name="jwt")
         started.append((srv, allow_error))
-        srv.start()
+        # /readyz stays 503 until a JWKS URL's first key set is loaded
+        srv.start(wait_ready=wait_keys or "--jwks-url" not in extra_args)
         if wait_keys and "--jwks-url" in extra_args:
             srv.wait_log(r"msg=\"?jwks loaded")
         return srv

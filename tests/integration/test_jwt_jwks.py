@@ -145,10 +145,14 @@ def test_start_while_auth_server_is_down(start_jwt_server):
         srv.wait_log(r"msg=\"jwks fetch failed\".*keys_kept=0")
         tok = k.token(_sub())
         assert_401(srv.status(tok), "no signing keys are loaded yet", tok, srv)
+        anon = srv.client(None)
+        assert anon.get("/readyz").status == 503  # not ready without keys
         jw.port = port
         jw.set_keys([k])
         jw.start()
         _wait_ok(srv, k, timeout=20)
+        assert anon.get("/readyz").status == 200
+        anon.close()
     finally:
         jw.stop()
 

@@ -51,6 +51,8 @@ def test_metrics_count_requests_by_route_and_status(start_server, make_token, us
     assert metric(text, "threadstore_db_connections") == 2
     assert metric(text, "threadstore_connections") >= 2
     assert metric(text, "threadstore_queries_in_flight") == 0
+    # the same token three times: one verification, then cache hits
+    assert metric(text, "threadstore_token_cache_total", result="hit") >= 2
     # the histogram is cumulative and counts every request answered before this scrape
     count = metric(text, "threadstore_request_duration_seconds_count")
     assert metric(text, "threadstore_request_duration_seconds_bucket", le="+Inf") == count
