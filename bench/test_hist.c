@@ -4,20 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h" /* tests/unit: the project's CHECK harness */
 #include "hist.h"
 #include "workload.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passed++;                                                                  \
-		} else {                                                                           \
-			failed++;                                                                  \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
 
 static void test_buckets(void)
 {
@@ -95,6 +85,5 @@ int main(void)
 	test_buckets();
 	test_percentiles();
 	test_ids();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }
