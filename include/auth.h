@@ -17,6 +17,7 @@
 #ifndef THREADSTORE_AUTH_H
 #define THREADSTORE_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 #include <uv.h>
@@ -41,6 +42,10 @@ struct auth {
 	struct jwks *keys;	  /* NULL until a JWKS is loaded */
 	struct keyfetch *fetch;	  /* NULL unless the JWKS comes from a URL */
 	struct auth_cache *cache; /* verified tokens, or NULL (see auth.c) */
+	/* Called when a JWKS fetch ends (new keys or not): requests that waited
+	 * for it may be verified again. Set by the server. */
+	void (*on_settled)(void *arg);
+	void *settled_arg;
 };
 
 /* HS256 only, with `secret` (may be NULL: then nothing verifies until keys
@@ -62,6 +67,11 @@ void auth_set_keys(struct auth *a, struct jwks *keys);
 /* Stops the fetcher (its handles close on the loop and free themselves) and
  * frees the keys. Safe to call twice. */
 void auth_close(struct auth *a);
+/* A JWKS fetch is in flight: a token that just failed (an unknown kid) may
+ * verify once it ends. */
+bool auth_keys_pending(const struct auth *a);
+/* keyfetch: a fetch ended. */
+void auth_keys_settled(struct auth *a);
 
 /* Extracts the token from an Authorization header value. 0 or -1 (*why set). */
 int auth_bearer(const char *hdr, size_t n, const char **tok, size_t *tok_len, const char **why)

@@ -34,13 +34,13 @@ typedef void (*request_drain_fn)(struct request *r);
 struct request {
 	const struct http_req *http;
 	struct route_match match;
-	struct buf user;    /* the token's sub */
-	struct buf id;	    /* thread or attachment id, decoded */
-	struct buf item_id; /* decoded */
-	struct buf after;   /* page cursor, decoded */
-	struct buf scratch; /* handler working space (rewritten documents) */
-	int limit;	    /* page size asked for */
-	uint64_t start_ns;  /* uv_hrtime() when the request was complete */
+	struct buf user;     /* the token's sub */
+	struct buf id;	     /* thread or attachment id, decoded */
+	struct buf item_id;  /* decoded */
+	struct buf after;    /* page cursor, decoded */
+	struct buf scratch;  /* handler working space (rewritten documents) */
+	int limit;	     /* page size asked for */
+	uint64_t start_ns;   /* uv_hrtime() when the request was complete */
 	char request_id[72]; /* X-Request-Id, taken from the request or generated */
 	/* export: the keyset position (created_us, seq) as text, and progress */
 	char export_us[24], export_seq[24];
@@ -68,18 +68,22 @@ struct conn {
 	bool reading;	 /* uv_read_start is on */
 	bool eof;
 	bool close_after_write; /* last response queued: linger and close once written */
-	bool streaming;	        /* a chunked response is under way */
+	bool streaming;		/* a chunked response is under way */
 	int stream_status;
 	size_t stream_bytes;
 	request_drain_fn on_drain; /* streaming: called when the last chunk is written */
 	bool continue_sent;
-	bool request_timer; /* the timer is timing a request, not idleness */
+	bool request_timer;   /* the timer is timing a request, not idleness */
+	struct list key_wait; /* in srv->key_waiters while its request waits for keys */
+	bool key_waited;      /* this request waited once already */
 };
 
 int conn_accept(struct server *srv, uv_stream_t *listener) __attribute__((warn_unused_result));
 /* Closes now if idle, else once the current response is written. */
 void conn_shutdown(struct conn *c);
 void conn_close(struct conn *c);
+/* Serves the held request again (after a JWKS fetch, or the hold's time limit). */
+void conn_resume(struct conn *c);
 
 /* ---- the request API ---- */
 struct server *request_server(struct request *r);

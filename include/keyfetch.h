@@ -23,6 +23,7 @@
 #ifndef THREADSTORE_KEYFETCH_H
 #define THREADSTORE_KEYFETCH_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 struct auth;
@@ -40,6 +41,8 @@ struct keyfetch *keyfetch_start(uv_loop_t *loop, struct auth *a, const struct ke
     __attribute__((warn_unused_result));
 /* A token named an unknown kid: fetch now, or when the cooldown ends. */
 void keyfetch_kick(struct keyfetch *f);
+/* A transfer is in flight; auth_keys_settled() runs when it ends, either way. */
+bool keyfetch_busy(const struct keyfetch *f);
 void keyfetch_close(struct keyfetch *f);
 
 #endif

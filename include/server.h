@@ -29,17 +29,20 @@ struct server {
 	uv_timer_t drain_timer;
 	struct list conns;
 	int nconns;
+	struct list key_waiters; /* conns holding a request until a JWKS fetch ends */
 	bool draining;
 	int exit_code;
 	struct metrics metrics;
-	uint64_t request_seq; /* for generated request ids */
-	uint32_t instance_id; /* random per process: ids from several instances differ */
+	uint64_t request_seq;	       /* for generated request ids */
+	uint32_t instance_id;	       /* random per process: ids from several instances differ */
 	char readbuf[SERVER_READ_BUF]; /* shared by all reads: see conn.c on_alloc */
 };
 
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
     __attribute__((warn_unused_result));
 void server_shutdown(struct server *s);
+/* Holds a request whose token may verify once the JWKS fetch in flight ends. */
+void server_wait_for_keys(struct server *s, struct list *link);
 /* A connection closed: lets a draining server finish. */
 void server_conn_closed(struct server *s);
 

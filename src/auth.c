@@ -550,3 +550,14 @@ void auth_mint(const struct auth *a, const char *sub, time_t now, long ttl, stru
 	buf_putc(out, '.');
 	auth_b64url_encode(mac, maclen, out);
 }
+
+bool auth_keys_pending(const struct auth *a)
+{
+	return a->fetch != NULL && keyfetch_busy(a->fetch);
+}
+
+void auth_keys_settled(struct auth *a)
+{
+	if (a->on_settled != NULL)
+		a->on_settled(a->settled_arg);
+}

@@ -14,6 +14,8 @@
 
 #define MAX_ID_BYTES 255
 #define LINGER_MS 2000
+/* Longest a request waits for a JWKS fetch when its token's kid is unknown. */
+#define KEY_WAIT_MS 500
 /* Stop serving pipelined requests while this much output waits for a slow reader. */
 #define MAX_OUTPUT_QUEUED (4u << 20)
 
@@ -88,6 +90,7 @@ void conn_close(struct conn *c)
 		c->query = NULL;
 	}
 	list_remove(&c->link);
+	list_remove(&c->key_wait);
 	c->srv->nconns--;
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
@@ -141,6 +144,10 @@ static void on_timer(uv_timer_t *t)
 		c->in.error_status = 408; /* never keep a half-read connection */
 		request_error(&c->req, 408, "request_timeout",
 			      "the request did not arrive in time");
+		return;
+	}
+	if (c->state == CONN_BUSY && !list_empty(&c->key_wait)) {
+		conn_resume(c); /* the fetch took too long: verify (and refuse) now */
 		return;
 	}
 	if (c->state == CONN_READING || c->state == CONN_LINGER)
@@ -270,8 +277,8 @@ static bool valid_request_id(const struct buf *b)
 		return false;
 	for (size_t i = 0; i < b->len; i++) {
 		char ch = b->data[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == ':'))
 			return false;
 	}
 	return true;
@@ -328,6 +335,7 @@ struct reply *request_reply_begin(struct request *r, int status)
 static void request_done(struct conn *c, bool keep)
 {
 	request_clear(&c->req);
+	c->key_waited = false;
 	c->streaming = false;
 	c->on_drain = NULL;
 	if (!keep) {
@@ -436,8 +444,8 @@ static const struct {
 	int status;
 	enum metrics_reject why;
 } rejections[] = {
-	{400, MR_BAD_REQUEST},	    {401, MR_UNAUTHORIZED},	 {408, MR_REQUEST_TIMEOUT},
-	{413, MR_BODY_TOO_LARGE}, {431, MR_HEADER_TOO_LARGE}, {504, MR_QUERY_TIMEOUT},
+    {400, MR_BAD_REQUEST},    {401, MR_UNAUTHORIZED},	  {408, MR_REQUEST_TIMEOUT},
+    {413, MR_BODY_TOO_LARGE}, {431, MR_HEADER_TOO_LARGE}, {504, MR_QUERY_TIMEOUT},
 };
 
 void request_error(struct request *r, int status, const char *code, const char *message)
@@ -550,8 +558,10 @@ static void serve(struct conn *c)
 	struct request *r = &c->req;
 	const struct http_req *h = &c->in.req;
 	r->http = h;
-	r->start_ns = uv_hrtime();
-	request_set_id(c);
+	if (r->start_ns == 0) { /* not again when a held request is resumed */
+		r->start_ns = uv_hrtime();
+		request_set_id(c);
+	}
 	int found = router_match(h->url.data ? h->url.data : "", h->url.len, &r->match);
 
 	if (router_is_v1(r->match.path)) {
@@ -560,6 +570,14 @@ static void serve(struct conn *c)
 		if (auth_bearer(buf_rptr(&h->authorization), buf_rlen(&h->authorization), &tok,
 				&tlen, &why) < 0 ||
 		    auth_verify(&c->srv->auth, tok, tlen, time(NULL), &r->user, &why) < 0) {
+			if (!c->key_waited && auth_keys_pending(&c->srv->auth)) {
+				/* Probably a key the auth server just rotated in: hold the
+				 * request (briefly) until the fetch in flight ends. */
+				c->key_waited = true;
+				server_wait_for_keys(c->srv, &c->key_wait);
+				uv_timer_start(&c->timer, on_timer, KEY_WAIT_MS, 0);
+				return;
+			}
 			log_info("unauthorized", "reason=\"%s\"", why);
 			request_error(r, 401, "unauthorized", why);
 			return;
@@ -589,6 +607,19 @@ static void serve(struct conn *c)
 		return;
 	}
 	fn(r);
+}
+
+void conn_resume(struct conn *c)
+{
+	list_remove(&c->key_wait);
+	uv_timer_stop(&c->timer);
+	if (c->state != CONN_BUSY)
+		return;
+	c->driving = true; /* a synchronous reply must not start the next request here */
+	serve(c);
+	c->driving = false;
+	if (c->state == CONN_READING)
+		conn_drive(c);
 }
 
 /* Parses what is pending and serves requests, one at a time, until it must wait. */
@@ -704,6 +735,7 @@ int conn_accept(struct server *srv, uv_stream_t *listener)
 	c->open_handles = 2;
 	uv_timer_init(srv->loop, &c->timer); /* cannot fail */
 	list_init(&c->link);
+	list_init(&c->key_wait);
 	http_in_init(&c->in, srv->cfg->max_header, srv->cfg->max_body);
 	list_push_back(&srv->conns, &c->link);
 	srv->nconns++;

@@ -273,6 +273,7 @@ static void finish(struct keyfetch *f, CURLcode res)
 	if (bad == NULL) {
 		f->failures = 0;
 		schedule(f, f->o.refresh_ms);
+		auth_keys_settled(f->auth);
 		return;
 	}
 	f->failures++;
@@ -281,6 +282,12 @@ static void finish(struct keyfetch *f, CURLcode res)
 	log_warn("jwks fetch failed", "url=%s reason=%s failures=%u keys_kept=%zu", f->o.url,
 		 log_quote(q, sizeof q, bad, strlen(bad)), f->failures, kept ? kept->n : 0);
 	schedule(f, retry_delay(f));
+	auth_keys_settled(f->auth);
+}
+
+bool keyfetch_busy(const struct keyfetch *f)
+{
+	return f->easy != NULL;
 }
 
 static void start_fetch(struct keyfetch *f, const char *why)

@@ -48,6 +48,23 @@ static void maybe_finish(struct server *s)
 	}
 }
 
+/* A JWKS fetch ended: verify the held requests again (each waits only once). */
+static void on_keys_settled(void *arg)
+{
+	struct server *s = arg;
+	struct list waiting, *e;
+	list_init(&waiting);
+	while ((e = list_pop_front(&s->key_waiters)) != NULL)
+		list_push_back(&waiting, e);
+	while ((e = list_pop_front(&waiting)) != NULL)
+		conn_resume(container_of(e, struct conn, key_wait));
+}
+
+void server_wait_for_keys(struct server *s, struct list *link)
+{
+	list_push_back(&s->key_waiters, link);
+}
+
 void server_conn_closed(struct server *s)
 {
 	maybe_finish(s);
@@ -125,6 +142,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	s->loop = loop;
 	s->cfg = cfg;
 	list_init(&s->conns);
+	list_init(&s->key_waiters);
 	if (uv_random(NULL, NULL, &s->instance_id, sizeof s->instance_id, 0, NULL) != 0)
 		s->instance_id = (uint32_t)uv_os_getpid();
 	if (auth_setup(&s->auth, cfg) < 0)
@@ -140,6 +158,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 		return -1;
 	if (bind_listener(s) < 0)
 		return -1;
+	s->auth.on_settled = on_keys_settled;
+	s->auth.settled_arg = s;
 	if (auth_start(&s->auth, loop, cfg) < 0)
 		return -1;
 	db_pool_start(&s->pool);

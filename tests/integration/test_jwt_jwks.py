@@ -158,9 +158,10 @@ def test_start_while_auth_server_is_down(start_jwt_server):
 
 
 def test_hanging_auth_server_blocks_nothing(jwks_http, start_jwt_server):
-    """While a JWKS fetch hangs, requests are served at once: known keys
-    work, unknown kids get 401 without waiting; and SIGTERM with the fetch
-    still in flight exits 0, promptly, with a clean log."""
+    """While a JWKS fetch hangs, requests are served: known keys at once,
+    unknown kids get 401 after a bounded hold (500 ms, not the fetch's 10 s
+    timeout); and SIGTERM with the fetch still in flight exits 0, promptly,
+    with a clean log."""
     k, unknown = key("Ed25519", "hang-known"), key("Ed25519", "hang-unknown")
     jwks_http.set_keys([k])
     srv = start_jwt_server(jwt_args(url=jwks_http.url, extra=["--jwks-refresh", "1"]))
@@ -172,7 +173,7 @@ def test_hanging_auth_server_blocks_nothing(jwks_http, start_jwt_server):
         assert _ok(srv, k)
         tok = unknown.token(_sub())
         assert_401(srv.status(tok), "kid is not in the key set")
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 2.0
     assert jwks_http.hits_now() == hits + 1  # one fetch at a time
     t0 = time.monotonic()
     rc, _log = srv.stop()
