@@ -279,14 +279,17 @@ async def test_thread_items_paging_through_equal_created_at(store: Any, ctx: Any
         assert seen == expected, order
 
 
-async def test_add_thread_item_is_an_upsert_keeping_its_place(store: Any, ctx: Any) -> None:
+async def test_add_thread_item_never_overwrites(store: Any, ctx: Any) -> None:
     await store.save_thread(make_thread(), ctx)
     for name in ("a", "b", "c"):
         await store.add_thread_item("thr_test", user_msg(name, "thr_test", T0, text=name), ctx)
-    await store.add_thread_item("thr_test", user_msg("a", "thr_test", T0, text="a2"), ctx)
+    await store.add_thread_item("thr_test", user_msg("a", "thr_test", T0, text="a"), ctx)
+    with pytest.raises(ThreadStoreHTTPError) as info:
+        await store.add_thread_item("thr_test", user_msg("a", "thr_test", T0, text="a2"), ctx)
+    assert info.value.status == 409 and info.value.code == "conflict"
     page = await store.load_thread_items("thr_test", None, 10, "asc", ctx)
     assert ids(page) == ["a", "b", "c"]
-    assert page.data[0].content[0].text == "a2"
+    assert page.data[0].content[0].text == "a"
 
 
 async def test_upsert_with_new_created_at_moves_the_row(store: Any, ctx: Any) -> None:
@@ -552,11 +555,11 @@ async def test_expired_token_raises_authentication_error(store: Any, new_ctx: An
     assert info.value.status == 401 and info.value.code == "unauthorized"
 
 
-async def test_thread_id_mismatch_raises_bad_request(store: Any, ctx: Any) -> None:
+async def test_item_is_filed_under_the_thread_it_is_added_to(store: Any, ctx: Any) -> None:
     await store.save_thread(make_thread("thr_a"), ctx)
-    with pytest.raises(BadRequestError) as info:
-        await store.add_thread_item("thr_a", user_msg("m", "thr_other", T0), ctx)
-    assert info.value.status == 400 and info.value.code == "bad_request"
+    await store.add_thread_item("thr_a", user_msg("m", "thr_other", T0), ctx)
+    page = await store.load_thread_items("thr_a", None, 10, "asc", ctx)
+    assert ids(page) == ["m"]
 
 
 async def test_bad_order_raises_bad_request(store: Any, ctx: Any) -> None:
