@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "list.h" /* container_of */
@@ -531,7 +532,11 @@ int lg_init(struct lg *lg)
 	const struct lg_opts *o = &lg->o;
 	struct auth a;
 	auth_init(&a, o->secret, 0);
-	lg->rng = o->seed ? o->seed : 0x9e3779b97f4a7c15ull;
+	/* Item ids come from the generator, and add_thread_item never overwrites:
+	 * without --seed each run gets new ids (time and pid mixed in). */
+	lg->rng = o->seed ? o->seed
+			  : (0x9e3779b97f4a7c15ull ^ ((uint64_t)time(NULL) << 20) ^
+			     ((uint64_t)getpid() * 0x100000001b3ull));
 	lg->ntokens = o->shape.users + 1;
 	lg->tokens = calloc(lg->ntokens, sizeof *lg->tokens);
 	lg->conns = calloc(o->conns, sizeof *lg->conns);

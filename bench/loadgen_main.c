@@ -32,7 +32,8 @@ static void usage(FILE *out)
 	      "  --timeout S             per request, and for the final drain (default 10)\n"
 	      "  --max-errors N          exit 3 when there are more errors (default: never)\n"
 	      "  --label L               name of this run in the RESULT/MDROW lines\n"
-	      "  --seed N                random seed (default fixed)\n"
+	      "  --seed N                random seed (default: new each run, so added item ids are\n"
+	      "                          new; a fixed seed repeats them, and adds then get 409)\n"
 	      "  --connect-concurrency N connects in progress at once (default 256)\n"
 	      "  --ramp-timeout S        seconds to get every connection up (default 60)\n",
 	      out);
