@@ -67,9 +67,10 @@ void auth_set_keys(struct auth *a, struct jwks *keys);
 /* Stops the fetcher (its handles close on the loop and free themselves) and
  * frees the keys. Safe to call twice. */
 void auth_close(struct auth *a);
-/* A JWKS fetch is in flight: a token that just failed (an unknown kid) may
- * verify once it ends. */
-bool auth_keys_pending(const struct auth *a);
+/* A JWKS fetch is in flight or about to start (an unknown kid during the
+ * cooldown): a token that just failed may verify once it ends. Returns how
+ * long to hold such a request at most, or 0 when no fetch is coming. */
+unsigned auth_keys_wait_ms(const struct auth *a);
 /* keyfetch: a fetch ended. */
 void auth_keys_settled(struct auth *a);
 

@@ -3,7 +3,7 @@
  * stored as bytes and later sent back as those same bytes.
  *
  * A document is a JSON object with a string "id"; threads and items also need
- * "created_at" (ISO 8601), items "type" and "thread_id". The stored text is
+ * "created_at" (ISO 8601), items string "type" and "thread_id". The stored text is
  * the body as sent, trimmed of surrounding white space, except for a thread
  * carrying "items": that key is dropped (items live in their own rows). */
 #ifndef THREADSTORE_DOC_H
@@ -25,12 +25,14 @@ struct doc_info {
 };
 
 /* `id` is the path's id: the body's must equal it. With id == NULL (an item
- * POSTed to its thread) the body's id is appended to id_out instead. `thread_id`
- * is the path's thread (items only). Returns 0, or -1 with *why set to a
- * message for a 400. `scratch` holds any rewritten text. */
+ * POSTed to its thread) the body's id is appended to id_out instead. An item's
+ * "thread_id" must be a string, not the path's thread: ChatKit's reference
+ * store files an item under the thread it is added to, whatever the document
+ * says. Returns 0, or -1 with *why set to a message for a 400. `scratch`
+ * holds any rewritten text. */
 int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, size_t id_len,
-	      const char *thread_id, size_t thread_id_len, struct buf *id_out, struct doc_info *out,
-	      struct buf *scratch, const char **why) __attribute__((warn_unused_result));
+	      struct buf *id_out, struct doc_info *out, struct buf *scratch, const char **why)
+    __attribute__((warn_unused_result));
 
 /* Parses ISO 8601 date-time "YYYY-MM-DD[T ]HH:MM[:SS[.frac]][Z|±HH[:MM]]";
  * no offset means UTC. Returns 0 or -1. */

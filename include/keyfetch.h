@@ -41,8 +41,13 @@ struct keyfetch *keyfetch_start(uv_loop_t *loop, struct auth *a, const struct ke
     __attribute__((warn_unused_result));
 /* A token named an unknown kid: fetch now, or when the cooldown ends. */
 void keyfetch_kick(struct keyfetch *f);
-/* A transfer is in flight; auth_keys_settled() runs when it ends, either way. */
-bool keyfetch_busy(const struct keyfetch *f);
+/* How long a request whose token just failed should wait for the fetch that
+ * may bring its key: 0 when none is coming; while a transfer is in flight,
+ * KEY_FETCH_WAIT_MS; while a kicked fetch waits for the cooldown to end, the
+ * time until it starts plus KEY_FETCH_WAIT_MS. auth_keys_settled() runs when
+ * that fetch ends, either way. */
+#define KEY_FETCH_WAIT_MS 500
+unsigned keyfetch_wait_ms(const struct keyfetch *f);
 void keyfetch_close(struct keyfetch *f);
 
 #endif

@@ -21,10 +21,14 @@ struct request;
  * r->after. Returns 0, or -1 after answering 400. */
 int page_params(struct request *r, bool default_desc, bool *desc)
     __attribute__((warn_unused_result));
-/* Appends a page of rows [row0, row0+nrows) to rep; nrows may be limit+1. */
+/* Appends a page of rows [row0, row0+nrows) to rep; nrows may be limit+1.
+ * n_col is the column holding how many rows the scan found before the byte
+ * cut (queries.c CAPPED): more than nrows means the page was cut short. */
 void page_append(struct reply *rep, PGresult *res, int row0, int nrows, int id_col, int doc_col,
-		 int limit);
-/* Answers a page query of (id, doc) rows. With a cursor, no rows at all means
+		 int n_col, int limit);
+/* The byte budget of one page as a query parameter (text), in `out`. */
+int page_budget_param(struct request *r, char out[24]);
+/* Answers a page query of (id, doc, n) rows. With a cursor, no rows at all means
  * the cursor is unknown (404), and one row of NULLs an empty page. */
 void page_reply(struct request *r, PGresult *res, bool with_cursor);
 /* Answers a single-document query: the doc in column 0, or 404 `what`. */

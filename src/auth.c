@@ -551,9 +551,9 @@ void auth_mint(const struct auth *a, const char *sub, time_t now, long ttl, stru
 	auth_b64url_encode(mac, maclen, out);
 }
 
-bool auth_keys_pending(const struct auth *a)
+unsigned auth_keys_wait_ms(const struct auth *a)
 {
-	return a->fetch != NULL && keyfetch_busy(a->fetch);
+	return a->fetch != NULL ? keyfetch_wait_ms(a->fetch) : 0;
 }
 
 void auth_keys_settled(struct auth *a)

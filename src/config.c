@@ -45,6 +45,8 @@ static const struct option_def options[] = {
     {"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 1048576)"},
     {"--max-header", "THREADSTORE_MAX_HEADER",
      "request line + headers limit in bytes (default 16384)"},
+    {"--max-page-bytes", "THREADSTORE_MAX_PAGE_BYTES",
+     "document bytes in one list page; a page always has its first row (default 8388608)"},
     {"--max-connections", "THREADSTORE_MAX_CONNECTIONS", "client connections (default 20000)"},
     {"--idle-timeout", "THREADSTORE_IDLE_TIMEOUT",
      "seconds an idle keep-alive connection is kept (default 60)"},
@@ -182,6 +184,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1024, 1L << 20, &n) < 0)
 			return -1;
 		cfg->max_header = (size_t)n;
+	} else if (strcmp(flag, "--max-page-bytes") == 0) {
+		if (parse_long(flag, v, 1024, 1L << 30, &n) < 0)
+			return -1;
+		cfg->max_page_bytes = (size_t)n;
 	} else if (strcmp(flag, "--max-connections") == 0) {
 		if (parse_long(flag, v, 1, 1000000, &n) < 0)
 			return -1;
@@ -291,6 +297,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->max_queue = 4096;
 	cfg->max_body = 1 << 20;
 	cfg->max_header = 16 << 10;
+	cfg->max_page_bytes = 8 << 20;
 	cfg->max_connections = 20000;
 	cfg->migrate = 1;
 	cfg->access_log = 1;

@@ -14,8 +14,6 @@
 
 #define MAX_ID_BYTES 255
 #define LINGER_MS 2000
-/* Longest a request waits for a JWKS fetch when its token's kid is unknown. */
-#define KEY_WAIT_MS 500
 /* Stop serving pipelined requests while this much output waits for a slow reader. */
 #define MAX_OUTPUT_QUEUED (4u << 20)
 
@@ -570,12 +568,13 @@ static void serve(struct conn *c)
 		if (auth_bearer(buf_rptr(&h->authorization), buf_rlen(&h->authorization), &tok,
 				&tlen, &why) < 0 ||
 		    auth_verify(&c->srv->auth, tok, tlen, time(NULL), &r->user, &why) < 0) {
-			if (!c->key_waited && auth_keys_pending(&c->srv->auth)) {
+			unsigned wait = auth_keys_wait_ms(&c->srv->auth);
+			if (!c->key_waited && wait > 0) {
 				/* Probably a key the auth server just rotated in: hold the
-				 * request (briefly) until the fetch in flight ends. */
+				 * request (bounded) until the fetch that may bring it ends. */
 				c->key_waited = true;
 				server_wait_for_keys(c->srv, &c->key_wait);
-				uv_timer_start(&c->timer, on_timer, KEY_WAIT_MS, 0);
+				uv_timer_start(&c->timer, on_timer, wait, 0);
 				return;
 			}
 			log_info("unauthorized", "reason=\"%s\"", why);

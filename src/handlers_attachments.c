@@ -29,7 +29,7 @@ void handle_attachment_put(struct request *r)
 	struct doc_info d;
 	const char *why;
 	if (doc_check(DOC_ATTACHMENT, buf_rptr(&h->body), buf_rlen(&h->body), r->id.data, r->id.len,
-		      NULL, 0, NULL, &d, &r->scratch, &why) < 0) {
+		      NULL, &d, &r->scratch, &why) < 0) {
 		request_error(r, 400, "bad_request", why);
 		return;
 	}

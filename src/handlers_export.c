@@ -4,8 +4,10 @@
  * Rows come in keyset batches (not one long query): each batch is one short
  * statement on a shared pipelined connection, so an export never holds a
  * connection while its client reads slowly, and the next batch is fetched only
- * after the client has taken the previous one. Memory is one batch, sized so
- * that a batch of large documents stays near EXPORT_BATCH_BYTES. */
+ * after the client has taken the previous one. Memory is one batch: the
+ * statement itself stops at EXPORT_BATCH_BYTES of documents (or one row), and
+ * the row count asked for follows the documents' size so that a thread of
+ * large items does not scan rows it will not send. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 #define EXPORT_BATCH_BYTES (1 << 20)
 #define EXPORT_BATCH_MIN 1
 #define EXPORT_BATCH_MAX 1000
-#define EXPORT_BATCH_FIRST 200
+#define EXPORT_BATCH_FIRST 200 /* rows asked for first; the bytes cap still holds */
 
 static void export_next(struct request *r);
 
@@ -34,6 +36,8 @@ static void on_rows(struct request *r, PGresult *res)
 		return;
 	}
 	int n = PQntuples(res);
+	/* All rows the scan found were kept (no byte cut) and fewer than asked: the end. */
+	bool last = n == 0 || (atol(PQgetvalue(res, 0, 3)) == n && n < r->export_batch);
 	size_t bytes = 0;
 	struct reply *rep = request_reply_begin(r, 200);
 	for (int i = 0; i < n; i++) {
@@ -43,7 +47,6 @@ static void on_rows(struct request *r, PGresult *res)
 		reply_ref(rep, PQgetvalue(res, i, 0), len);
 		bytes += len;
 	}
-	bool last = n < r->export_batch;
 	if (n > 0) {
 		snprintf(r->export_us, sizeof r->export_us, "%s", PQgetvalue(res, n - 1, 1));
 		snprintf(r->export_seq, sizeof r->export_seq, "%s", PQgetvalue(res, n - 1, 2));
@@ -62,12 +65,13 @@ static void on_rows(struct request *r, PGresult *res)
 
 static void export_next(struct request *r)
 {
-	char batch[16];
+	char batch[16], bytes[24];
 	int bl = snprintf(batch, sizeof batch, "%d", r->export_batch);
-	const char *p[] = {r->id.data, r->export_us, r->export_seq, batch};
-	const int l[] = {(int)r->id.len, (int)strlen(r->export_us), (int)strlen(r->export_seq),
-			 bl};
-	request_query(r, Q_ITEMS_EXPORT, 4, p, l, on_rows);
+	int yl = snprintf(bytes, sizeof bytes, "%d", EXPORT_BATCH_BYTES);
+	const char *p[] = {r->id.data, r->export_us, r->export_seq, batch, bytes};
+	const int l[] = {(int)r->id.len, (int)strlen(r->export_us), (int)strlen(r->export_seq), bl,
+			 yl};
+	request_query(r, Q_ITEMS_EXPORT, 5, p, l, on_rows);
 }
 
 static void on_thread(struct request *r, PGresult *res)

@@ -22,22 +22,48 @@ void handle_items_list(struct request *r)
 	bool desc;
 	if (page_params(r, false, &desc) < 0)
 		return;
-	char lim[16];
+	char lim[16], bytes[24];
 	int ll = snprintf(lim, sizeof lim, "%d", r->limit + 1);
+	int bl = page_budget_param(r, bytes);
 	if (r->after.len > 0) {
-		const char *v[] = {r->id.data, r->after.data, lim};
-		const int l[] = {(int)r->id.len, (int)r->after.len, ll};
-		request_query(r, desc ? Q_ITEMS_AFTER_DESC : Q_ITEMS_AFTER_ASC, 3, v, l, on_page);
+		const char *v[] = {r->id.data, r->after.data, lim, bytes};
+		const int l[] = {(int)r->id.len, (int)r->after.len, ll, bl};
+		request_query(r, desc ? Q_ITEMS_AFTER_DESC : Q_ITEMS_AFTER_ASC, 4, v, l, on_page);
 	} else {
-		const char *v[] = {r->id.data, lim};
-		const int l[] = {(int)r->id.len, ll};
-		request_query(r, desc ? Q_ITEMS_FIRST_DESC : Q_ITEMS_FIRST_ASC, 2, v, l, on_page);
+		const char *v[] = {r->id.data, lim, bytes};
+		const int l[] = {(int)r->id.len, ll, bl};
+		request_query(r, desc ? Q_ITEMS_FIRST_DESC : Q_ITEMS_FIRST_ASC, 3, v, l, on_page);
 	}
 }
 
+/* (inserted, same): see Q_ITEM_ADD. A retried add of the same document is
+ * harmless (201); a different document under an existing id changes nothing
+ * (409), as ChatKit's add_thread_item is an insert, not save_item's upsert. */
 static void on_added(struct request *r, PGresult *res)
 {
-	page_reply_write(r, res, 201, NO_THREAD);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (state != NULL && strcmp(state, "23503") == 0) { /* no such thread */
+			PQclear(res);
+			request_error(r, 404, "not_found", NO_THREAD);
+			return;
+		}
+		request_db_error(r, res);
+		return;
+	}
+	bool inserted = PQgetvalue(res, 0, 0)[0] == 't';
+	bool known = !PQgetisnull(res, 0, 1);
+	bool same = known && PQgetvalue(res, 0, 1)[0] == 't';
+	PQclear(res);
+	if (inserted || same)
+		request_reply_empty(r, 201);
+	else if (known)
+		request_error(r, 409, "conflict",
+			      "an item with this id exists in the thread with a different document;"
+			      " save_item (PUT) replaces it");
+	else /* added by a transaction that committed after this statement began */
+		request_error(r, 503, "unavailable",
+			      "the same item id is being added concurrently; retry shortly");
 }
 
 static void on_saved(struct request *r, PGresult *res)
@@ -45,15 +71,17 @@ static void on_saved(struct request *r, PGresult *res)
 	page_reply_write(r, res, 204, NO_THREAD);
 }
 
-/* POST has no item id in the path (the body's is used); PUT has one. */
-static void upsert(struct request *r, bool from_path, request_result_fn done)
+/* POST has no item id in the path (the body's is used); PUT has one. The
+ * body's thread_id is not checked against the path: like ChatKit's reference
+ * store, the item is filed under the thread it is added to, stored as sent. */
+static void write_item(struct request *r, bool from_path, enum query_id qid, request_result_fn done)
 {
 	const struct http_req *h = r->http;
 	struct doc_info d;
 	const char *why;
 	if (doc_check(DOC_ITEM, buf_rptr(&h->body), buf_rlen(&h->body),
-		      from_path ? r->item_id.data : NULL, r->item_id.len, r->id.data, r->id.len,
-		      &r->item_id, &d, &r->scratch, &why) < 0) {
+		      from_path ? r->item_id.data : NULL, r->item_id.len, &r->item_id, &d,
+		      &r->scratch, &why) < 0) {
 		request_error(r, 400, "bad_request", why);
 		return;
 	}
@@ -61,17 +89,17 @@ static void upsert(struct request *r, bool from_path, request_result_fn done)
 	int tl = snprintf(ts, sizeof ts, "%" PRId64, d.created_us);
 	const char *p[] = {r->id.data, r->item_id.data, ts, d.text};
 	const int l[] = {(int)r->id.len, (int)r->item_id.len, tl, (int)d.text_len};
-	request_query(r, Q_ITEM_PUT, 4, p, l, done);
+	request_query(r, qid, 4, p, l, done);
 }
 
 void handle_item_add(struct request *r)
 {
-	upsert(r, false, on_added);
+	write_item(r, false, Q_ITEM_ADD, on_added);
 }
 
 void handle_item_put(struct request *r)
 {
-	upsert(r, true, on_saved);
+	write_item(r, true, Q_ITEM_PUT, on_saved);
 }
 
 static void on_item(struct request *r, PGresult *res)

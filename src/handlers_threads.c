@@ -21,17 +21,18 @@ void handle_threads_list(struct request *r)
 	bool desc;
 	if (page_params(r, true, &desc) < 0)
 		return;
-	char lim[16];
+	char lim[16], bytes[24];
 	int ll = snprintf(lim, sizeof lim, "%d", r->limit + 1);
+	int bl = page_budget_param(r, bytes);
 	if (r->after.len > 0) {
-		const char *v[] = {r->after.data, lim};
-		const int l[] = {(int)r->after.len, ll};
-		request_query(r, desc ? Q_THREADS_AFTER_DESC : Q_THREADS_AFTER_ASC, 2, v, l,
+		const char *v[] = {r->after.data, lim, bytes};
+		const int l[] = {(int)r->after.len, ll, bl};
+		request_query(r, desc ? Q_THREADS_AFTER_DESC : Q_THREADS_AFTER_ASC, 3, v, l,
 			      on_page);
 	} else {
-		const char *v[] = {lim};
-		const int l[] = {ll};
-		request_query(r, desc ? Q_THREADS_FIRST_DESC : Q_THREADS_FIRST_ASC, 1, v, l,
+		const char *v[] = {lim, bytes};
+		const int l[] = {ll, bl};
+		request_query(r, desc ? Q_THREADS_FIRST_DESC : Q_THREADS_FIRST_ASC, 2, v, l,
 			      on_page);
 	}
 }
@@ -72,7 +73,7 @@ static void on_thread_with_items(struct request *r, PGresult *res)
 	reply_ref(rep, doc, len - 1);
 	/* An object with members needs a comma; ours always has "id". */
 	reply_copy_str(rep, ",\"items\":");
-	page_append(rep, res, first_item < 0 ? 0 : first_item, nitems, 1, 2, r->limit);
+	page_append(rep, res, first_item < 0 ? 0 : first_item, nitems, 1, 2, 3, r->limit);
 	reply_copy(rep, "}", 1);
 	reply_keep_result(rep, res);
 	request_reply_send(r);
@@ -98,11 +99,12 @@ void handle_thread_get(struct request *r)
 		return;
 	}
 	r->limit = (int)n;
-	char lim[16];
+	char lim[16], bytes[24];
 	int ll = snprintf(lim, sizeof lim, "%ld", n + 1);
-	const char *p[] = {r->id.data, lim};
-	const int l[] = {(int)r->id.len, ll};
-	request_query(r, Q_THREAD_GET_WITH_ITEMS, 2, p, l, on_thread_with_items);
+	int bl = page_budget_param(r, bytes);
+	const char *p[] = {r->id.data, lim, bytes};
+	const int l[] = {(int)r->id.len, ll, bl};
+	request_query(r, Q_THREAD_GET_WITH_ITEMS, 3, p, l, on_thread_with_items);
 }
 
 static void on_saved(struct request *r, PGresult *res)
@@ -116,7 +118,7 @@ void handle_thread_put(struct request *r)
 	struct doc_info d;
 	const char *why;
 	if (doc_check(DOC_THREAD, buf_rptr(&h->body), buf_rlen(&h->body), r->id.data, r->id.len,
-		      NULL, 0, NULL, &d, &r->scratch, &why) < 0) {
+		      NULL, &d, &r->scratch, &why) < 0) {
 		request_error(r, 400, "bad_request", why);
 		return;
 	}

@@ -285,9 +285,16 @@ static void finish(struct keyfetch *f, CURLcode res)
 	auth_keys_settled(f->auth);
 }
 
-bool keyfetch_busy(const struct keyfetch *f)
+unsigned keyfetch_wait_ms(const struct keyfetch *f)
 {
-	return f->easy != NULL;
+	if (f->closing)
+		return 0;
+	if (f->easy != NULL)
+		return KEY_FETCH_WAIT_MS;
+	/* A kick during the cooldown: the fetch it asked for runs when it ends. */
+	if (f->kicked && uv_is_active((const uv_handle_t *)&f->next_timer))
+		return (unsigned)uv_timer_get_due_in(&f->next_timer) + KEY_FETCH_WAIT_MS;
+	return 0;
 }
 
 static void start_fetch(struct keyfetch *f, const char *why)

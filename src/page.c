@@ -1,10 +1,12 @@
 /* page.c: Page JSON and single-document replies from PostgreSQL rows. */
 #include "page.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
+#include "server.h"
 
 int page_params(struct request *r, bool default_desc, bool *desc)
 {
@@ -53,11 +55,18 @@ out:
 	return rc;
 }
 
-void page_append(struct reply *rep, PGresult *res, int row0, int nrows, int id_col, int doc_col,
-		 int limit)
+int page_budget_param(struct request *r, char out[24])
 {
-	bool has_more = nrows > limit;
-	if (has_more)
+	return snprintf(out, 24, "%zu", request_server(r)->cfg->max_page_bytes);
+}
+
+void page_append(struct reply *rep, PGresult *res, int row0, int nrows, int id_col, int doc_col,
+		 int n_col, int limit)
+{
+	/* Cut by bytes: every row kept is shown, and more follow. */
+	bool cut = nrows > 0 && atol(PQgetvalue(res, row0, n_col)) > nrows;
+	bool has_more = cut || nrows > limit;
+	if (nrows > limit)
 		nrows = limit;
 	reply_copy_str(rep, "{\"data\":[");
 	for (int i = 0; i < nrows; i++) {
@@ -95,7 +104,7 @@ void page_reply(struct request *r, PGresult *res, bool with_cursor)
 	if (with_cursor && n == 1 && PQgetisnull(res, 0, 0))
 		n = 0;
 	struct reply *rep = request_reply_begin(r, 200);
-	page_append(rep, res, 0, n, 0, 1, r->limit);
+	page_append(rep, res, 0, n, 0, 1, 2, r->limit);
 	reply_keep_result(rep, res);
 	request_reply_send(r);
 }

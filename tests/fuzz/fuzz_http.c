@@ -41,7 +41,7 @@ static void exercise(const struct http_req *r)
 	for (int k = DOC_THREAD; k <= DOC_ATTACHMENT; k++) {
 		buf_reset(&id);
 		(void)doc_check((enum doc_kind)k, buf_rptr(&r->body), buf_rlen(&r->body),
-				k == DOC_ITEM ? NULL : "t", 1, "t", 1, &id, &d, &scratch, &why);
+				k == DOC_ITEM ? NULL : "t", 1, &id, &d, &scratch, &why);
 	}
 	buf_free(&v);
 	buf_free(&id);

@@ -110,7 +110,7 @@ def test_400_body_checks_on_foreign_thread_still_400(api, other_api):
     other_api.save_thread(thread_doc("thr_f0e10000"))
     check_error(api.post("/v1/threads/thr_f0e10000/items", "{bad"), 400)
     check_error(api.post("/v1/threads/thr_n0ne0000/items",
-                         user_message("thr_somethingelse")), 400)
+                         dict(user_message("thr_n0ne0000"), created_at="soon")), 400)
     check_error(api.put("/v1/threads/thr_n0ne0000/items/msg_1",
                         user_message("thr_n0ne0000", "msg_2")), 400)
 

@@ -1,7 +1,10 @@
 """Thread items: add_thread_item / save_item / load_item / delete_thread_item /
 load_thread_items."""
 
-from tshelpers import (assistant_message, check_error, ids, q, thread_doc,
+import json
+import threading
+
+from tshelpers import (Client, assistant_message, check_error, ids, q, thread_doc,
                        user_message)
 
 
@@ -61,16 +64,54 @@ def test_load_missing_item_404(api):
     check_error(api.get(item_path("thr_missing0", "msg_missing0")), 404, "not_found")
 
 
-def test_add_item_is_upsert_by_id(api):
+def test_add_existing_item_identical_201_different_409(api):
+    # ChatKit's add_thread_item inserts; save_item upserts. A retried add of the
+    # same bytes is harmless; a different document under the same id changes nothing.
     tid = _thread(api)
     it = user_message(tid, "msg_0f0f0f0f", text="first")
-    api.add_item(it)
+    body = json.dumps(it)
+    assert api.post(item_path(tid), body).status == 201
+    assert api.post(item_path(tid), body).status == 201
     it2 = user_message(tid, "msg_0f0f0f0f", text="second")
-    del it2["quoted_text"]
-    r = api.post(item_path(tid), it2)
-    assert r.status == 201, r
-    assert api.get(item_path(tid, it["id"])).json == it2
+    check_error(api.post(item_path(tid), it2), 409, "conflict")
+    # Same JSON value, other bytes (spacing): not byte-identical, so 409 too.
+    check_error(api.post(item_path(tid), json.dumps(it, indent=1)), 409, "conflict")
+    assert api.get(item_path(tid, it["id"])).raw == body.encode()
+    assert api.list_items(tid)["data"] == [it]
+    # The same id in another thread is another item.
+    t2 = _thread(api)
+    assert api.post(item_path(t2), json.dumps(dict(it, thread_id=t2))).status == 201
+    # save_item still replaces it.
+    assert api.put(item_path(tid, it["id"]), it2).status == 204
     assert api.list_items(tid)["data"] == [it2]
+
+
+def test_concurrent_adds_of_one_id_keep_one_document(api):
+    # Many clients add the same id at once, half with another document: exactly
+    # one document survives, every answer is 201, 409 or a retryable 503, and
+    # every 201 was for the document that survived.
+    tid = _thread(api)
+    a = json.dumps(user_message(tid, "msg_c0c0c0c0", text="a"))
+    b = json.dumps(user_message(tid, "msg_c0c0c0c0", text="b"))
+    results = []
+
+    def add(body):
+        c = Client(api.host, api.port, api.token)
+        try:
+            results.append((body, c.post(item_path(tid), body).status))
+        finally:
+            c.close()
+    threads = [threading.Thread(target=add, args=(a if i % 2 else b,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = api.get(item_path(tid, "msg_c0c0c0c0")).raw.decode()
+    assert stored in (a, b)
+    assert {s for _, s in results} <= {201, 409, 503}, results
+    assert all(body == stored for body, s in results if s == 201), results
+    assert all(body != stored for body, s in results if s == 409), results
+    assert len(api.list_items(tid)["data"]) == 1
 
 
 def test_save_item_upsert_replaces_whole_document(api):
@@ -138,13 +179,21 @@ def test_add_item_to_deleted_thread_404(api):
     check_error(api.post(item_path(tid), user_message(tid)), 404, "not_found")
 
 
-def test_item_thread_id_mismatch_400(api):
+def test_item_filed_under_the_path_thread_whatever_its_thread_id(api):
+    # ChatKit's reference store files an item under the thread it is given; the
+    # document is stored as sent.
     t1, t2 = _thread(api), _thread(api)
     it = user_message(t2)
-    check_error(api.post(item_path(t1), it), 400, "bad_request")
-    check_error(api.put(item_path(t1, it["id"]), it), 400, "bad_request")
-    assert api.list_items(t1)["data"] == []
+    assert api.post(item_path(t1), it).status == 201
+    assert api.list_items(t1)["data"] == [it]
     assert api.list_items(t2)["data"] == []
+    it2 = user_message("thr_elsewhere", "msg_5e5e5e5e")
+    assert api.put(item_path(t1, it2["id"]), it2).status == 204
+    assert api.get(item_path(t1, it2["id"])).json == it2
+    check_error(api.get(item_path(t2, it2["id"])), 404, "not_found")
+    # thread_id must still be a string.
+    check_error(api.post(item_path(t1), dict(it2, id="msg_6e6e6e6e", thread_id=7)), 400,
+                "bad_request")
 
 
 def test_save_item_id_mismatch_400(api):

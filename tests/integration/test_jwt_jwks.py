@@ -51,6 +51,24 @@ def test_rotation_unknown_kid_refetches(jwks_http, start_jwt_server):
     assert _ok(srv, new)
 
 
+def test_new_kid_within_the_cooldown_is_held_not_refused(jwks_http, start_jwt_server):
+    """The first request with a key rotated in succeeds even when it arrives
+    within --jwks-cooldown of the last fetch (here: just after another unknown
+    kid made threadstore fetch): it is held until the deferred fetch has run,
+    then verified. A kid the fetch does not bring is refused after it."""
+    old, new = key("Ed25519", "cool-old"), key("Ed25519", "cool-new")
+    jwks_http.set_keys([old])
+    srv = start_jwt_server(jwt_args(url=jwks_http.url, extra=["--jwks-cooldown", "3"]))
+    junk = key("Ed25519", "cool-junk").token(_sub())
+    assert_401(srv.status(junk), "kid is not in the key set", junk, srv)  # fetches now
+    jwks_http.set_keys([old, new])  # the auth server rotates, within the cooldown
+    r = srv.status(new.token(_sub()))
+    assert r.status == 200, r
+    assert _ok(srv, old)
+    other = key("Ed25519", "cool-never").token(_sub())
+    assert_401(srv.status(other), "kid is not in the key set", other, srv)
+
+
 def test_rotated_out_key_stops_working(jwks_http, start_jwt_server):
     """A key the JWKS no longer lists is dropped at the next refresh, and
     tokens it signed fail, also those verified (and cached) before."""

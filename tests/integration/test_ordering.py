@@ -137,7 +137,7 @@ def test_item_upsert_keeps_position(api):
     items[1] = dict(items[1], content=[{"type": "input_text", "text": "v2"}])
     api.save_item(items[1])  # PUT
     items[0] = dict(items[0], content=[{"type": "input_text", "text": "v3"}])
-    api.add_item(items[0])   # POST with an existing id is an upsert too
+    api.save_item(items[0])
     assert api.list_items(tid)["data"] == items
     assert api.list_items(tid, order="desc")["data"] == items[::-1]
     # An earlier created_at moves it first.

@@ -12,12 +12,11 @@ static int64_t t(const char *s)
 	return us;
 }
 
-static int check(enum doc_kind k, const char *body, const char *id, const char *thread,
-		 struct doc_info *d, struct buf *scratch, struct buf *id_out)
+static int check(enum doc_kind k, const char *body, const char *id, struct doc_info *d,
+		 struct buf *scratch, struct buf *id_out)
 {
 	const char *why;
-	return doc_check(k, body, strlen(body), id, id ? strlen(id) : 0, thread,
-			 thread ? strlen(thread) : 0, id_out, d, scratch, &why);
+	return doc_check(k, body, strlen(body), id, id ? strlen(id) : 0, id_out, d, scratch, &why);
 }
 
 int main(void)
@@ -40,34 +39,38 @@ int main(void)
 
 	struct doc_info d;
 	struct buf scratch = {0}, id = {0};
-	CHECK(check(DOC_THREAD, " {\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}\n", "t",
-		    NULL, &d, &scratch, NULL) == 0 &&
+	CHECK(check(DOC_THREAD, " {\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}\n", "t", &d,
+		    &scratch, NULL) == 0 &&
 	      d.text_len == 45 && d.text[0] == '{');
 	CHECK(check(DOC_THREAD,
 		    "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"items\":{\"data\":[]}}",
-		    "t", NULL, &d, &scratch, NULL) == 0 &&
+		    "t", &d, &scratch, NULL) == 0 &&
 	      memmem(d.text, d.text_len, "items", 5) == NULL);
-	CHECK(check(DOC_THREAD, "{\"id\":\"u\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", NULL,
-		    &d, &scratch, NULL) < 0);
-	CHECK(check(DOC_THREAD, "[1]", "t", NULL, &d, &scratch, NULL) < 0);
-	CHECK(check(DOC_THREAD, "{\"id\":\"t\"", "t", NULL, &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_THREAD, "{\"id\":\"u\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", &d,
+		    &scratch, NULL) < 0);
+	CHECK(check(DOC_THREAD, "[1]", "t", &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_THREAD, "{\"id\":\"t\"", "t", &d, &scratch, NULL) < 0);
 	CHECK(check(DOC_THREAD,
-		    "{\"id\":\"t\",\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", NULL,
-		    &d, &scratch, NULL) < 0);
+		    "{\"id\":\"t\",\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", &d,
+		    &scratch, NULL) < 0);
 	CHECK(check(DOC_ITEM,
 		    "{\"id\":\"m\",\"thread_id\":\"t\",\"type\":\"user_message\",\"created_at\":"
 		    "\"2025-01-01T00:00:00\"}",
-		    NULL, "t", &d, &scratch, &id) == 0 &&
+		    NULL, &d, &scratch, &id) == 0 &&
 	      id.len == 1 && id.data[0] == 'm');
 	CHECK(check(DOC_ITEM,
 		    "{\"id\":\"m\",\"thread_id\":\"x\",\"type\":\"user_message\",\"created_at\":"
 		    "\"2025-01-01T00:00:00\"}",
-		    "m", "t", &d, &scratch, NULL) < 0);
+		    "m", &d, &scratch, NULL) == 0); /* any thread_id: filed under the path's */
+	CHECK(check(DOC_ITEM,
+		    "{\"id\":\"m\",\"thread_id\":7,\"type\":\"user_message\",\"created_at\":"
+		    "\"2025-01-01T00:00:00\"}",
+		    "m", &d, &scratch, NULL) < 0);
 	CHECK(check(DOC_ITEM,
 		    "{\"id\":\"m\",\"thread_id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}",
-		    "m", "t", &d, &scratch, NULL) < 0);
-	CHECK(check(DOC_ATTACHMENT, "{\"id\":\"a\",\"name\":\"f.png\"}", "a", NULL, &d, &scratch,
-		    NULL) == 0);
+		    "m", &d, &scratch, NULL) < 0);
+	CHECK(check(DOC_ATTACHMENT, "{\"id\":\"a\",\"name\":\"f.png\"}", "a", &d, &scratch, NULL) ==
+	      0);
 	/* "items" is cut out of a full Thread wherever it stands; other bytes stay. */
 	static const char *const with_items[][2] = {
 	    {"{\"id\":\"t\",\"items\":{\"data\":[{\"x\":\"}\"}]},\"created_at\":\"2025-01-01T00:00:"
@@ -82,14 +85,14 @@ int main(void)
 	     "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}"},
 	};
 	for (size_t i = 0; i < sizeof with_items / sizeof with_items[0]; i++) {
-		int rc = check(DOC_THREAD, with_items[i][0], "t", NULL, &d, &scratch, NULL);
+		int rc = check(DOC_THREAD, with_items[i][0], "t", &d, &scratch, NULL);
 		CHECK(rc == 0 && d.text_len == strlen(with_items[i][1]) &&
 		      memcmp(d.text, with_items[i][1], d.text_len) == 0);
 	}
 	CHECK(check(DOC_THREAD,
 		    "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"big\":"
 		    "123456789012345678901234567890}",
-		    "t", NULL, &d, &scratch, NULL) == 0 &&
+		    "t", &d, &scratch, NULL) == 0 &&
 	      d.text_len == 82);
 	buf_free(&scratch);
 	buf_free(&id);
