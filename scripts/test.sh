@@ -52,13 +52,27 @@ client_pydantic2() {
              "on PATH (set PYDANTIC2_PYTHON to one)"
         return 0
     fi
-    "$py" -c 'import pytest, httpx' 2>/dev/null || extra=(PYTHONPATH=/usr/lib/python3/dist-packages)
+    "$py" -c 'import pytest, httpx' 2>/dev/null || extra=(PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/usr/lib/python3/dist-packages")
     echo "test: python client with $("$py" -c 'import sys, pydantic; print(sys.executable,
         "pydantic", pydantic.VERSION)')"
     env "${extra[@]}" THREADSTORE_BIN="$PWD/build-asan/threadstore" \
         DATABASE_URL="$(bash scripts/pg.sh url)" "$py" -m pytest -q clients/python/tests
 }
 step "python client, pydantic 2" client_pydantic2
+
+# The FastAPI + ChatKit example, end to end, where the real chatkit, fastapi and uvicorn are
+# importable (with the pydantic-2 python above, else Debian's); otherwise pytest reports it
+# SKIPPED with the missing package (-rs).
+example_app() {
+    local py extra=()
+    py=$(pydantic2_python)
+    py=${py:-/usr/bin/python3}
+    "$py" -c 'import pytest' 2>/dev/null || extra=(PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/usr/lib/python3/dist-packages")
+    env "${extra[@]}" THREADSTORE_BIN="$PWD/build-asan/threadstore" \
+        DATABASE_URL="$(bash scripts/pg.sh url)" "$py" -m pytest -q -rs -p no:cacheprovider \
+        examples/fastapi-chatkit
+}
+step "example: fastapi-chatkit" example_app
 
 # The benchmark harness must keep working: a few seconds on tiny data, no timing asserted.
 step "bench smoke" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
