@@ -32,13 +32,25 @@ from typing import Any
 
 import pytest
 
-for _mod, _pkg in (("chatkit.server", "openai-chatkit"), ("fastapi", "fastapi"),
-                   ("uvicorn", "uvicorn")):
-    try:
-        __import__(_mod)
-    except ImportError as _exc:
-        pytest.skip(f"SKIPPED: the example needs {_pkg} ({_mod} is not importable: {_exc})",
-                    allow_module_level=True)
+
+def _missing() -> str | None:
+    for mod, pkg in (("chatkit.server", "openai-chatkit"), ("fastapi", "fastapi"),
+                     ("uvicorn", "uvicorn")):
+        try:
+            __import__(mod)
+        except ImportError as exc:
+            return f"SKIPPED: the example needs {pkg} ({mod} is not importable: {exc})"
+    return None
+
+
+MISSING = _missing()
+
+
+@pytest.fixture(autouse=True)
+def _needs_the_sdk() -> None:
+    # Each test skips on its own (a module-level skip would leave pytest with no test run).
+    if MISSING:
+        pytest.skip(MISSING)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -103,6 +115,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def threadstore() -> Any:
+    if MISSING:  # before anything is started (module-scoped fixtures come first)
+        pytest.skip(MISSING)
     binary = os.environ.get("THREADSTORE_BIN") or str(REPO / "build" / "threadstore")
     database_url = os.environ.get("DATABASE_URL")
     if not database_url or not os.access(binary, os.X_OK):
