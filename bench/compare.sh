@@ -112,7 +112,7 @@ one() {
         -v d="$DUR" -v wu="$WARM" 'BEGIN {
             # ticks cover warm-up + measured time; scale the measured requests to match
             req = n * (d + wu) / d
-            printf "%s %s %s %.1f\n", who, w, o, req > 0 ? t / hz * 1e6 / req : 0 }' >>"$TMP/rows"
+            printf "%s %s %s %.1f\n", who, w, o, (req > 0 ? t / hz * 1e6 / req : 0) }' >>"$TMP/rows"
     bench_say "$who $w: $(tail -n 1 "$TMP/rows")"
 }
 : >"$TMP/rows"
@@ -135,5 +135,5 @@ for w in $WORKLOADS; do
         eval "MED_$who=$med"
     done
     awk -v w="$w" -v b="$MED_base" -v n="$MED_new" \
-        'BEGIN { printf "%-10s ratio new/base of medians: %.3f\n", w, b > 0 ? n / b : 0 }'
+        'BEGIN { printf "%-10s ratio new/base of medians: %.3f\n", w, (b > 0 ? n / b : 0) }'
 done
