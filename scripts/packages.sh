@@ -10,6 +10,17 @@ RUNTIME_PKGS=(libuv1 libpq5 libjansson4 libssl3 libcurl4 ca-certificates)
 # To develop and test: a PostgreSQL server, PgBouncer, Python for the tests, clang's libFuzzer.
 DEV_PKGS=(postgresql-15 postgresql-client-15 python3 python3-pytest python3-httpx
           python3-cryptography openssl ca-certificates curl pgbouncer clang libclang-rt-14-dev)
+# Node and npm for the real Better Auth in tests/betterauth: Debian's, only when the commands
+# are missing. A Node that is already there is kept: nodesource's nodejs ships its own npm, and
+# Debian's npm would pull Debian's nodejs over it. Debian 12's nodejs is 18; Better Auth 1.7
+# runs on it with --experimental-global-webcrypto (tests/integration/test_better_auth.py).
+if ! command -v node >/dev/null 2>&1; then
+    DEV_PKGS+=(nodejs)
+    command -v npm >/dev/null 2>&1 || DEV_PKGS+=(npm)
+elif ! command -v npm >/dev/null 2>&1; then
+    echo "packages: node is installed but npm is not; not installing Debian's npm over it" \
+         "(the Better Auth test needs npm)" >&2
+fi
 
 # install_missing PKG...: apt-get installs those not installed yet (nothing to do: no apt call).
 install_missing() {

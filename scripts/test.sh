@@ -32,6 +32,48 @@ step "integration tests" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
 step "python client" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
     DATABASE_URL="$(bash scripts/pg.sh url)" /usr/bin/python3 -m pytest -q clients/python/tests
 
+# The client's tests again with pydantic 2, where some python3 has it (Debian 12's has none:
+# above, the stand-ins run on their pydantic look-alike): then the stand-in models are real
+# pydantic 2 models, or the real chatkit if that python has it. Such a python (pyenv, a venv)
+# often lacks pytest and httpx: Debian's (pure Python) are lent to it through PYTHONPATH.
+pydantic2_python() {
+    local py
+    for py in "${PYDANTIC2_PYTHON:-}" python3 python3.13 python3.12 python3.11 python3.10; do
+        [ -n "$py" ] && command -v "$py" >/dev/null || continue
+        "$py" -c 'import sys, pydantic; sys.exit(sys.version_info < (3, 10) or
+                  int(pydantic.VERSION.split(".")[0]) < 2)' 2>/dev/null && { echo "$py"; return; }
+    done
+}
+client_pydantic2() {
+    local py extra=()
+    py=$(pydantic2_python)
+    if [ -z "$py" ]; then
+        echo "test: python client with pydantic 2: SKIPPED: no python3 (3.10+) with pydantic 2" \
+             "on PATH (set PYDANTIC2_PYTHON to one)"
+        return 0
+    fi
+    "$py" -c 'import pytest, httpx' 2>/dev/null || extra=(PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/usr/lib/python3/dist-packages")
+    echo "test: python client with $("$py" -c 'import sys, pydantic; print(sys.executable,
+        "pydantic", pydantic.VERSION)')"
+    env "${extra[@]}" THREADSTORE_BIN="$PWD/build-asan/threadstore" \
+        DATABASE_URL="$(bash scripts/pg.sh url)" "$py" -m pytest -q clients/python/tests
+}
+step "python client, pydantic 2" client_pydantic2
+
+# The FastAPI + ChatKit example, end to end, where the real chatkit, fastapi and uvicorn are
+# importable (with the pydantic-2 python above, else Debian's); otherwise pytest reports it
+# SKIPPED with the missing package (-rs).
+example_app() {
+    local py extra=()
+    py=$(pydantic2_python)
+    py=${py:-/usr/bin/python3}
+    "$py" -c 'import pytest' 2>/dev/null || extra=(PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}/usr/lib/python3/dist-packages")
+    env "${extra[@]}" THREADSTORE_BIN="$PWD/build-asan/threadstore" \
+        DATABASE_URL="$(bash scripts/pg.sh url)" "$py" -m pytest -q -rs -p no:cacheprovider \
+        examples/fastapi-chatkit
+}
+step "example: fastapi-chatkit" example_app
+
 # The benchmark harness must keep working: a few seconds on tiny data, no timing asserted.
 step "bench smoke" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
     DATABASE_URL="$(bash scripts/pg.sh url)" bash bench/smoke.sh

@@ -6,8 +6,9 @@ Environment:
                    Required by the tests that use the ``server`` fixture; they error without it.
 
 One server runs for the whole session; each test uses fresh user ids (JWT ``sub``), so tests
-never see each other's rows. ChatKit itself is not installable here: when ``import chatkit``
-fails, tests/standins/chatkit (same names, signatures and JSON shapes) is put on sys.path.
+never see each other's rows. When ``import chatkit`` fails (the SDK is not installable here),
+tests/standins/chatkit (ChatKit 1.6.5's names, signatures and JSON shapes; pydantic 2 models
+when pydantic 2 is importable) is put on sys.path.
 
 ``async def`` tests run in a fresh event loop each (this file's ``pytest_pyfunc_call``); no
 pytest-asyncio needed. Coroutines registered with ``aclose_after_test`` run at the end of the
@@ -95,6 +96,26 @@ def server(jwt_secret: str) -> Any:
     yield srv
     rc = srv.stop()
     assert rc == 0, f"threadstore exited {rc} after SIGTERM:\n{srv.log()}"
+
+
+@pytest.fixture
+def small_body_server(jwt_secret: str) -> Any:
+    """A threadstore with --max-body 65536 (the default is far larger), for the 413 path."""
+    srv = ServerProcess(
+        [
+            binary_path(),
+            "--listen", "127.0.0.1:0",
+            "--database-url", os.environ.get("DATABASE_URL", ""),
+            "--jwt-secret", jwt_secret,
+            "--pool-size", "1",
+            "--max-body", "65536",
+            "--drain-timeout", "2",
+        ],
+        "threadstore-small-body",
+    )
+    srv.start()
+    yield srv
+    assert srv.stop() == 0, srv.log()
 
 
 @pytest.fixture

@@ -32,8 +32,12 @@ def test_imports_without_chatkit() -> None:
         "else:\n"
         "    print('chatkit-present')\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(SRC)
+    # Keep a PYTHONPATH the run was given (scripts/test.sh lends Debian's pytest and httpx to a
+    # pydantic-2 Python that has neither); the package's own source comes first.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(SRC)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() in ("no-chatkit", "chatkit-present")

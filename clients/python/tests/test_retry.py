@@ -18,6 +18,7 @@ from chatkit.types import InferenceOptions, ThreadMetadata, UserMessageItem, Use
 
 from tsclient_harness import Ctx, ServerProcess, binary_path
 from threadstore_chatkit import (
+    ConflictError,
     ThreadStore,
     ThreadStoreClient,
     ThreadStoreConnectionError,
@@ -183,8 +184,18 @@ async def test_other_errors_are_not_retried() -> None:
 
 async def test_404_is_chatkits_not_found() -> None:
     async with fake([resp(404, {"error": {"code": "not_found", "message": "thread not found"}})]) as (srv, store):
-        with pytest.raises(NotFoundError, match="thread not found"):
+        with pytest.raises(NotFoundError, match="^Thread t1 not found$") as info:
             await store.load_thread("t1", CTX)
+        assert info.value.message == "thread not found" and "thread not found" in info.value.detail
+
+
+async def test_409_is_a_conflict_error_and_not_retried() -> None:
+    body = {"error": {"code": "conflict", "message": "an item with this id differs"}}
+    async with fake([resp(409, body), resp(201, None)]) as (srv, store):
+        with pytest.raises(ConflictError) as info:
+            await store.add_thread_item("t1", item(), CTX)
+        assert info.value.status == 409 and info.value.code == "conflict"
+        assert len(srv.requests) == 1
 
 
 async def test_query_parameters() -> None:

@@ -28,6 +28,7 @@ from chatkit.types import (
 from threadstore_chatkit import (
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     HS256Tokens,
     PayloadTooLargeError,
     ThreadStore,
@@ -192,14 +193,19 @@ async def test_load_thread_missing_raises_not_found(store: Any, ctx: Any) -> Non
         await store.load_thread("does_not_exist", ctx)
     assert isinstance(info.value, ThreadStoreHTTPError)
     assert info.value.status == 404 and info.value.code == "not_found"
+    # worded as ChatKit's reference store words it; the HTTP exchange is in .detail
+    assert str(info.value) == "Thread does_not_exist not found"
+    assert "GET /v1/threads/does_not_exist: 404 not_found" in info.value.detail
 
 
 async def test_unknown_cursor_raises_not_found(store: Any, ctx: Any) -> None:
     await store.save_thread(make_thread(), ctx)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as info:
         await store.load_threads(10, "no_such_thread", "asc", ctx)
-    with pytest.raises(NotFoundError):
+    assert str(info.value) == "Thread no_such_thread not found"
+    with pytest.raises(NotFoundError) as info:
         await store.load_thread_items("thr_test", "no_such_item", 10, "asc", ctx)
+    assert str(info.value) == "Item no_such_item not found"
 
 
 async def test_load_full_thread_in_one_call(store: Any, ctx: Any) -> None:
@@ -279,17 +285,39 @@ async def test_thread_items_paging_through_equal_created_at(store: Any, ctx: Any
         assert seen == expected, order
 
 
-async def test_add_thread_item_never_overwrites(store: Any, ctx: Any) -> None:
+async def test_add_of_an_existing_id_raises_conflict_and_changes_nothing(
+    store: Any, ctx: Any, exchanges: list
+) -> None:
+    # ChatKit's add_thread_item persists a *new* item (its reference store INSERTs): a second
+    # add of an id with other content must not replace the stored item (ChatKit's
+    # test_add_structured_input_truncates_extra_single_choice_values relies on that).
     await store.save_thread(make_thread(), ctx)
     for name in ("a", "b", "c"):
         await store.add_thread_item("thr_test", user_msg(name, "thr_test", T0, text=name), ctx)
-    await store.add_thread_item("thr_test", user_msg("a", "thr_test", T0, text="a"), ctx)
-    with pytest.raises(ThreadStoreHTTPError) as info:
+    with pytest.raises(ConflictError) as info:
         await store.add_thread_item("thr_test", user_msg("a", "thr_test", T0, text="a2"), ctx)
+    assert isinstance(info.value, ThreadStoreHTTPError) and not isinstance(info.value, NotFoundError)
     assert info.value.status == 409 and info.value.code == "conflict"
+    assert [e.status for e in exchanges if e.method == "POST"][-1] == 409  # one try, no retry
     page = await store.load_thread_items("thr_test", None, 10, "asc", ctx)
     assert ids(page) == ["a", "b", "c"]
     assert page.data[0].content[0].text == "a"
+    # The same document again is a harmless retry.
+    await store.add_thread_item("thr_test", user_msg("a", "thr_test", T0, text="a"), ctx)
+    # save_item is the upsert, and keeps the item's place among equal timestamps.
+    await store.save_item("thr_test", user_msg("a", "thr_test", T0, text="a2"), ctx)
+    page = await store.load_thread_items("thr_test", None, 10, "asc", ctx)
+    assert ids(page) == ["a", "b", "c"]
+    assert page.data[0].content[0].text == "a2"
+
+
+async def test_same_id_added_to_another_thread_is_no_conflict(store: Any, ctx: Any) -> None:
+    await store.save_thread(make_thread("thr_x"), ctx)
+    await store.save_thread(make_thread("thr_y"), ctx)
+    await store.add_thread_item("thr_x", user_msg("m", "thr_x", T0, text="x"), ctx)
+    await store.add_thread_item("thr_y", user_msg("m", "thr_y", T0, text="y"), ctx)
+    assert (await store.load_item("thr_x", "m", ctx)).content[0].text == "x"
+    assert (await store.load_item("thr_y", "m", ctx)).content[0].text == "y"
 
 
 async def test_upsert_with_new_created_at_moves_the_row(store: Any, ctx: Any) -> None:
@@ -348,17 +376,21 @@ async def test_same_item_id_in_two_threads(store: Any, ctx: Any) -> None:
 
 async def test_load_nonexistent_item(store: Any, ctx: Any) -> None:
     await store.save_thread(make_thread(), ctx)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as info:
         await store.load_item("thr_test", "does_not_exist", ctx)
-    with pytest.raises(NotFoundError):
+    assert str(info.value) == "Item does_not_exist not found in thread thr_test"
+    with pytest.raises(NotFoundError) as info:
         await store.load_item("no_such_thread", "does_not_exist", ctx)
+    assert str(info.value) == "Item does_not_exist not found in thread no_such_thread"
 
 
 async def test_add_item_to_missing_thread_raises_not_found(store: Any, ctx: Any) -> None:
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as info:
         await store.add_thread_item("no_thread", user_msg("m", "no_thread", T0), ctx)
-    with pytest.raises(NotFoundError):
+    assert str(info.value) == "Thread no_thread not found"
+    with pytest.raises(NotFoundError) as info:
         await store.save_item("no_thread", user_msg("m", "no_thread", T0), ctx)
+    assert str(info.value) == "Thread no_thread not found"
 
 
 async def test_items_of_a_missing_thread_are_an_empty_page(store: Any, ctx: Any) -> None:
@@ -417,8 +449,9 @@ async def test_attachments_save_load_delete(store: Any, ctx: Any) -> None:
     await store.save_attachment(renamed, ctx)
     assert await store.load_attachment("file_1", ctx) == renamed
     await store.delete_attachment("file_1", ctx)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as info:
         await store.load_attachment("file_1", ctx)
+    assert str(info.value) == "File file_1 not found"
     await store.delete_attachment("file_1", ctx)  # idempotent
 
 
@@ -555,11 +588,18 @@ async def test_expired_token_raises_authentication_error(store: Any, new_ctx: An
     assert info.value.status == 401 and info.value.code == "unauthorized"
 
 
-async def test_item_is_filed_under_the_thread_it_is_added_to(store: Any, ctx: Any) -> None:
+async def test_item_is_filed_under_the_thread_argument(store: Any, ctx: Any) -> None:
+    # As ChatKit's reference store does (its isolation test adds an item whose thread_id is
+    # another thread's): the item goes under the thread passed, its document as sent.
     await store.save_thread(make_thread("thr_a"), ctx)
-    await store.add_thread_item("thr_a", user_msg("m", "thr_other", T0), ctx)
-    page = await store.load_thread_items("thr_a", None, 10, "asc", ctx)
-    assert ids(page) == ["m"]
+    await store.add_thread_item("thr_a", user_msg("m", "thr_other", T0, text="1"), ctx)
+    loaded = await store.load_item("thr_a", "m", ctx)
+    assert loaded.thread_id == "thr_other" and loaded.content[0].text == "1"
+    await store.save_item("thr_a", user_msg("m", "thr_else", T0, text="2"), ctx)
+    loaded = await store.load_item("thr_a", "m", ctx)
+    assert loaded.thread_id == "thr_else" and loaded.content[0].text == "2"
+    assert ids(await store.load_thread_items("thr_a", None, 10, "asc", ctx)) == ["m"]
+    assert ids(await store.load_thread_items("thr_other", None, 10, "asc", ctx)) == []
 
 
 async def test_bad_order_raises_bad_request(store: Any, ctx: Any) -> None:
@@ -569,12 +609,16 @@ async def test_bad_order_raises_bad_request(store: Any, ctx: Any) -> None:
         await store.load_thread_items("t", None, 0, "asc", ctx)
 
 
-async def test_oversized_document_raises_payload_too_large(store: Any, ctx: Any) -> None:
-    await store.save_thread(make_thread(), ctx)
-    big = user_msg("big", "thr_test", T0, text="x" * (1024 * 1024 + 10))
-    with pytest.raises(PayloadTooLargeError) as info:
-        await store.add_thread_item("thr_test", big, ctx)
-    assert info.value.status == 413
+async def test_oversized_document_raises_payload_too_large(small_body_server: Any, ctx: Any) -> None:
+    store = ThreadStore(small_body_server.base_url)
+    try:
+        await store.save_thread(make_thread(), ctx)
+        big = user_msg("big", "thr_test", T0, text="x" * (64 * 1024 + 10))
+        with pytest.raises(PayloadTooLargeError) as info:
+            await store.add_thread_item("thr_test", big, ctx)
+        assert info.value.status == 413
+    finally:
+        await store.aclose()
 
 
 async def test_hs256_token_hook_and_async_hook(server: Any, jwt_secret: str, ctx: Any) -> None:

@@ -15,6 +15,7 @@ from .client import DEFAULT_TIMEOUT, IDEMPOTENT_METHODS, ThreadStoreClient, path
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     NotFoundHTTPError,
     PayloadTooLargeError,
     ThreadStoreConnectionError,
@@ -36,6 +37,7 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "AuthenticationError",
     "BadRequestError",
+    "ConflictError",
     "HS256Tokens",
     "NotFoundHTTPError",
     "PayloadTooLargeError",

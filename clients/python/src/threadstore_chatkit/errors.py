@@ -5,8 +5,8 @@ Every failure to get the expected answer from threadstore is a :class:`ThreadSto
 * :class:`ThreadStoreHTTPError` — threadstore answered with an error status. ``status``,
   ``code`` (``bad_request``, ``unauthorized``, ...), ``message`` and ``retry_after`` come from the
   response. Subclasses by status: :class:`BadRequestError` (400), :class:`AuthenticationError`
-  (401), :class:`NotFoundHTTPError` (404), :class:`PayloadTooLargeError` (413),
-  :class:`UnavailableError` (503).
+  (401), :class:`NotFoundHTTPError` (404), :class:`ConflictError` (409),
+  :class:`PayloadTooLargeError` (413), :class:`UnavailableError` (503).
 * :class:`ThreadStoreConnectionError` — no HTTP answer (refused, reset, closed);
   :class:`ThreadStoreTimeoutError` when a timeout ran out.
 * :class:`ThreadStoreProtocolError` — an answer that is not what the API promises (a body
@@ -14,7 +14,10 @@ Every failure to get the expected answer from threadstore is a :class:`ThreadSto
 
 In :class:`threadstore_chatkit.ThreadStore` a 404 is raised as
 ``threadstore_chatkit.store.ThreadStoreNotFoundError``, which is both ChatKit's
-``chatkit.store.NotFoundError`` and a :class:`NotFoundHTTPError`.
+``chatkit.store.NotFoundError`` and a :class:`NotFoundHTTPError`; its text is worded as
+ChatKit's reference store words it (``Thread thr_1 not found``). A 409 from ``add_thread_item``
+(an item with that id is already in the thread, with other content) is a
+:class:`ConflictError`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ConflictError",
     "NotFoundHTTPError",
     "PayloadTooLargeError",
     "ThreadStoreConnectionError",
@@ -96,6 +100,12 @@ class NotFoundHTTPError(ThreadStoreHTTPError):
     """404: no such thread, item, attachment or cursor for this user."""
 
 
+class ConflictError(ThreadStoreHTTPError):
+    """409: ``add_thread_item`` with the id of an item already in that thread, whose stored
+    document differs; nothing was changed. (Adding the byte-identical document again is a
+    success: a retried add is harmless.) ``save_item`` is the upsert."""
+
+
 class PayloadTooLargeError(ThreadStoreHTTPError):
     """413: the document is over the service's body limit (default 1 MiB)."""
 
@@ -108,6 +118,7 @@ _BY_STATUS: dict[int, type[ThreadStoreHTTPError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     404: NotFoundHTTPError,
+    409: ConflictError,
     413: PayloadTooLargeError,
     503: UnavailableError,
 }

@@ -19,8 +19,9 @@ not. One HTTP call per ``Store`` method::
 Documents go out as ``model_dump(mode="json")`` and come back through ``model_validate_json``
 (``ThreadMetadata``, ``Page[...]``, ``Thread``) or ``TypeAdapter(...)`` (the ``ThreadItem`` and
 ``Attachment`` unions). Any 404 raises :class:`ThreadStoreNotFoundError`, a
-``chatkit.store.NotFoundError``; other failures raise the errors of
-:mod:`threadstore_chatkit.errors`.
+``chatkit.store.NotFoundError`` worded as ChatKit's reference store words it; a 409 from
+``add_thread_item`` raises :class:`~threadstore_chatkit.errors.ConflictError`; other failures
+raise the errors of :mod:`threadstore_chatkit.errors`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,18 @@ TContext = TypeVar("TContext")
 
 
 class ThreadStoreNotFoundError(NotFoundError, NotFoundHTTPError):
-    """A 404 from threadstore: ChatKit's ``NotFoundError`` carrying the HTTP details."""
+    """A 404 from threadstore: ChatKit's ``NotFoundError`` carrying the HTTP details.
+
+    ``str(exc)`` is worded as ChatKit's reference store words it (``Thread thr_1 not found``,
+    ``Item msg_1 not found in thread thr_1``, ``File atc_1 not found``), so code that shows or
+    matches those messages behaves the same; ``exc.detail`` is the HTTP exchange
+    (``threadstore GET /v1/threads/thr_1: 404 not_found: no such thread``).
+    """
+
+    def __init__(self, text: str, **http: Any) -> None:
+        NotFoundHTTPError.__init__(self, **http)
+        self.detail = str(Exception.__str__(self))
+        self.args = (text,)
 
 
 _Reader = Callable[[bytes], Any]
@@ -128,12 +140,13 @@ class ThreadStore(Store[TContext]):
         *,
         params: Mapping[str, str | int] | None = None,
         json_body: Any = None,
+        not_found: str,
     ) -> None:
         token = await self.bearer_token(context)
         try:
             await self.client.request(method, path, token=token, params=params, json_body=json_body)
         except NotFoundHTTPError as exc:
-            raise _not_found(exc) from None
+            raise _not_found(exc, not_found) from None
 
     async def _fetch(
         self,
@@ -143,12 +156,13 @@ class ThreadStore(Store[TContext]):
         what: str,
         *,
         params: Mapping[str, str | int] | None = None,
+        not_found: str,
     ) -> Any:
         token = await self.bearer_token(context)
         try:
             body = await self.client.request_json("GET", path, token=token, params=params)
         except NotFoundHTTPError as exc:
-            raise _not_found(exc) from None
+            raise _not_found(exc, not_found) from None
         try:
             return reader(body)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
@@ -171,6 +185,7 @@ class ThreadStore(Store[TContext]):
             context,
             _reader("ThreadMetadata", ThreadMetadata),
             "ThreadMetadata",
+            not_found=f"Thread {thread_id} not found",
         )
         return cast("ThreadMetadata", fetched)
 
@@ -182,6 +197,7 @@ class ThreadStore(Store[TContext]):
             f"/v1/threads/{path_segment(thread.id)}",
             context,
             json_body=thread.model_dump(mode="json", exclude=exclude),
+            not_found=f"Thread {thread.id} not found",
         )
 
     async def load_threads(
@@ -197,11 +213,18 @@ class ThreadStore(Store[TContext]):
             _reader("Page[ThreadMetadata]", _thread_page_type()),
             "Page[ThreadMetadata]",
             params=self._page_params(limit, after, order),
+            # the only 404 here: an after cursor that names none of the user's threads
+            not_found=f"Thread {after} not found",
         )
         return cast("Page[ThreadMetadata]", fetched)
 
     async def delete_thread(self, thread_id: str, context: TContext) -> None:
-        await self._send("DELETE", f"/v1/threads/{path_segment(thread_id)}", context)
+        await self._send(
+            "DELETE",
+            f"/v1/threads/{path_segment(thread_id)}",
+            context,
+            not_found=f"Thread {thread_id} not found",
+        )
 
     async def load_full_thread(
         self, thread_id: str, context: TContext, *, items_limit: int = 20
@@ -214,6 +237,7 @@ class ThreadStore(Store[TContext]):
             _reader("Thread", Thread),
             "Thread",
             params={"items": items_limit},
+            not_found=f"Thread {thread_id} not found",
         )
         return cast("Thread", fetched)
 
@@ -233,15 +257,23 @@ class ThreadStore(Store[TContext]):
             _reader("Page[ThreadItem]", _item_page_type()),
             "Page[ThreadItem]",
             params=self._page_params(limit, after, order),
+            # the only 404 here: an after cursor that names none of the thread's items
+            not_found=f"Item {after} not found",
         )
         return cast("Page[ThreadItem]", fetched)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
+        """Persist a new item. Adding the same document again is harmless (201); an item with
+        that id already in the thread with other content raises
+        :class:`~threadstore_chatkit.ConflictError` and changes nothing. The item is filed
+        under ``thread_id`` whatever its own ``thread_id`` says, as ChatKit's reference store
+        does."""
         await self._send(
             "POST",
             f"/v1/threads/{path_segment(thread_id)}/items",
             context,
             json_body=item.model_dump(mode="json"),
+            not_found=f"Thread {thread_id} not found",
         )
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
@@ -250,6 +282,7 @@ class ThreadStore(Store[TContext]):
             f"/v1/threads/{path_segment(thread_id)}/items/{path_segment(item.id)}",
             context,
             json_body=item.model_dump(mode="json"),
+            not_found=f"Thread {thread_id} not found",
         )
 
     async def load_item(self, thread_id: str, item_id: str, context: TContext) -> ThreadItem:
@@ -258,6 +291,7 @@ class ThreadStore(Store[TContext]):
             context,
             _reader("ThreadItem", ThreadItem),
             "ThreadItem",
+            not_found=f"Item {item_id} not found in thread {thread_id}",
         )
         return cast("ThreadItem", fetched)
 
@@ -266,6 +300,7 @@ class ThreadStore(Store[TContext]):
             "DELETE",
             f"/v1/threads/{path_segment(thread_id)}/items/{path_segment(item_id)}",
             context,
+            not_found=f"Item {item_id} not found in thread {thread_id}",
         )
 
     # -- attachments ---------------------------------------------------------------------
@@ -276,6 +311,7 @@ class ThreadStore(Store[TContext]):
             f"/v1/attachments/{path_segment(attachment.id)}",
             context,
             json_body=attachment.model_dump(mode="json"),
+            not_found=f"File {attachment.id} not found",
         )
 
     async def load_attachment(self, attachment_id: str, context: TContext) -> Attachment:
@@ -284,15 +320,22 @@ class ThreadStore(Store[TContext]):
             context,
             _reader("Attachment", Attachment),
             "Attachment",
+            not_found=f"File {attachment_id} not found",
         )
         return cast("Attachment", fetched)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
-        await self._send("DELETE", f"/v1/attachments/{path_segment(attachment_id)}", context)
+        await self._send(
+            "DELETE",
+            f"/v1/attachments/{path_segment(attachment_id)}",
+            context,
+            not_found=f"File {attachment_id} not found",
+        )
 
 
-def _not_found(exc: NotFoundHTTPError) -> ThreadStoreNotFoundError:
+def _not_found(exc: NotFoundHTTPError, text: str) -> ThreadStoreNotFoundError:
     return ThreadStoreNotFoundError(
+        text,
         status=exc.status,
         method=exc.method,
         path=exc.path,
