@@ -502,7 +502,8 @@ def test_drain_delay(start_server, make_token, user_id):
 
 
 def test_second_signal_cuts_the_drain_delay_short(start_server):
-    srv = start_server(["--pool-size", "1"], env={"THREADSTORE_DRAIN_DELAY": "3600"})
+    # The flag beats the environment (the suite sets THREADSTORE_DRAIN_DELAY=0).
+    srv = start_server(["--pool-size", "1", "--drain-delay", "3600"])
     srv.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: "msg=draining" in srv.log_text(), what="the drain to begin")
     assert srv.client(None).get("/readyz").status == 503
@@ -553,3 +554,28 @@ def test_port_stays_closed_while_the_database_hangs(start_server):
         assert not any(m in text for m in th.SANITIZER_MARKERS), text
     finally:
         hole.close()
+
+
+def test_port_in_use_fails_start_up_at_once():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        r = subprocess.run([th.binary_path(), "--listen", "127.0.0.1:%d" % taken.getsockname()[1],
+                            "--database-url", th.database_url(), "--jwt-secret", "x" * 32],
+                           capture_output=True, text=True, timeout=th.TIMEOUT,
+                           stdin=subprocess.DEVNULL)
+    finally:
+        taken.close()
+    assert r.returncode == 1, r.stderr
+    assert "cannot listen" in r.stderr and "address already in use" in r.stderr, r.stderr
+    assert "waiting for the database" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "3601"])
+def test_bad_drain_delay_is_refused(value):
+    r = subprocess.run([th.binary_path(), "--drain-delay", value, "--jwt-secret", "x" * 32],
+                       capture_output=True, text=True, timeout=th.TIMEOUT,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 2, r.stderr
+    assert "--drain-delay must be an integer in 0..3600" in r.stderr, r.stderr
