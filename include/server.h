@@ -46,7 +46,7 @@ struct server {
 	uv_timer_t start_timer; /* bounds that wait */
 	struct list conns;
 	int nconns;
-	struct list key_waiters; /* conns holding a request until a JWKS fetch ends */
+	struct list key_waiters;  /* conns holding a request until a JWKS fetch ends */
 	bool listening;		  /* listen(2) was called: a balancer may send traffic */
 	bool draining;		  /* signalled: not ready, no more keep-alive */
 	bool closing_connections; /* after the drain delay: idle connections close */

@@ -269,8 +269,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	if (db_pool_init(&s->pool, loop, cfg) < 0)
 		return -1;
 	if (uv_signal_init(loop, &s->sigterm) != 0 || uv_signal_init(loop, &s->sigint) != 0 ||
-	    uv_timer_init(loop, &s->drain_timer) != 0 || uv_check_init(loop, &s->start_check) != 0 ||
-	    uv_timer_init(loop, &s->start_timer) != 0)
+	    uv_timer_init(loop, &s->drain_timer) != 0 ||
+	    uv_check_init(loop, &s->start_check) != 0 || uv_timer_init(loop, &s->start_timer) != 0)
 		return -1;
 	s->sigterm.data = s->sigint.data = s;
 	if (uv_signal_start(&s->sigterm, on_signal, SIGTERM) != 0 ||
