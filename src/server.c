@@ -1,4 +1,4 @@
-/* server.c: listener, accept, connection registry, graceful shutdown order. */
+/* server.c: listener, accept, connection registry, the start and shutdown order. */
 #include "server.h"
 
 #include <arpa/inet.h>
