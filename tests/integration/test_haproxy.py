@@ -50,6 +50,27 @@ def free_port():
         return s.getsockname()[1]
 
 
+def fixed_port():
+    """A free port below the ephemeral range, for an instance that is restarted
+    on the same address: in the moment between exit and start, an outgoing
+    connection (HAProxy opens many) could take an ephemeral one."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 def needs_haproxy():
     if not os.path.exists(HAPROXY):
         pytest.fail("haproxy is not installed (scripts/packages.sh DEV_PKGS has it)",
@@ -361,7 +382,7 @@ def retried(lb_log):
 
 def test_rolling_restart_and_kill_behind_haproxy(jwt_secret, make_token, log_dir):
     needs_haproxy()
-    ports = [free_port() for _ in NAMES]
+    ports = [fixed_port() for _ in NAMES]
     servers = [instance(jwt_secret, log_dir, p, n).start() for p, n in zip(ports, NAMES)]
     lb = Balancer(log_dir, [("127.0.0.1", p) for p in ports]).start()
     watcher = Watcher(lb)
