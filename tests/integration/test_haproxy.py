@@ -522,6 +522,38 @@ def test_drain_delay(start_server, make_token, user_id):
         socket.create_connection((srv.host, srv.port), timeout=2).close()
 
 
+@pytest.mark.skipif(th.psql_path() is None, reason="psql not installed")
+def test_stream_begun_before_the_drain_keeps_its_connection(start_server, make_token,
+                                                             user_id):
+    """An export whose head said keep-alive, still streaming when SIGTERM
+    comes: its end does not close the connection (a balancer may already be
+    reusing it); the next answer on it says Connection: close."""
+    from test_export import bulk_items
+
+    srv = start_server(["--pool-size", "1"], env={"THREADSTORE_DRAIN_DELAY": "60"})
+    tok = make_token(user_id)
+    c = srv.client(tok)
+    c.save_thread(thread_doc("thr_5e0a"))
+    c.close()
+    ids = bulk_items(user_id, "thr_5e0a", 20000)  # ~6 MB: far more than the socket holds
+    conn = srv.raw()
+    conn.send(raw_request("GET", "/v1/threads/thr_5e0a/export", token=tok))
+    while b"\r\n\r\n" not in conn.buf:
+        assert conn._fill()
+    srv.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "msg=draining" in srv.log_text(), what="the drain to begin")
+    status, _, hdrs, body = conn.read_response()
+    assert status == 200 and hdrs.get("connection") != "close", hdrs
+    assert [it["id"] for it in json.loads(body)["items"]] == ids
+    assert not conn.wait_eof(timeout=0.3), "closed after a stream that promised keep-alive"
+    conn.send(raw_request("GET", "/healthz"))
+    status, _, hdrs, _ = conn.read_response()
+    assert status == 200 and hdrs.get("connection") == "close"
+    assert conn.wait_eof()
+    srv.proc.send_signal(signal.SIGTERM)  # no need to wait out the delay
+    assert srv.proc.wait(th.STOP_TIMEOUT) == 0
+
+
 def test_second_signal_cuts_the_drain_delay_short(start_server):
     # The flag beats the environment (the suite sets THREADSTORE_DRAIN_DELAY=0).
     srv = start_server(["--pool-size", "1", "--drain-delay", "3600"])
