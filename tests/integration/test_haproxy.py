@@ -522,6 +522,38 @@ def test_drain_delay(start_server, make_token, user_id):
         socket.create_connection((srv.host, srv.port), timeout=2).close()
 
 
+def test_answer_written_during_the_drain_keeps_its_connection(start_server, make_token,
+                                                               user_id):
+    """A keep-alive answer made before SIGTERM, still being written when it
+    comes (a slow reader): once written, the connection is not closed under
+    the balancer, who was told it may reuse it; the next answer says close."""
+    srv = start_server(["--pool-size", "1", "--max-body", str(16 << 20)],
+                       env={"THREADSTORE_DRAIN_DELAY": "60"})
+    tok = make_token(user_id)
+    c = srv.client(tok)
+    c.save_thread(thread_doc("thr_b16a"))
+    # More than the kernel's send and receive buffers (4 MiB and 128 KiB by
+    # default) hold while the client does not read.
+    c.save_item(user_message("thr_b16a", "msg_b16a", text="x" * (8 << 20)))
+    c.close()
+    conn = srv.raw()
+    conn.send(raw_request("GET", "/v1/threads/thr_b16a/items/msg_b16a", token=tok))
+    while b"\r\n\r\n" not in conn.buf:  # the head is here, most of the body is not
+        assert conn._fill()
+    srv.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "msg=draining" in srv.log_text(), what="the drain to begin")
+    status, _, hdrs, body = conn.read_response()
+    assert status == 200 and hdrs.get("connection") != "close", hdrs
+    assert len(json.loads(body)["content"][0]["text"]) == 8 << 20
+    assert not conn.wait_eof(timeout=0.3), "closed after an answer that promised keep-alive"
+    conn.send(raw_request("GET", "/healthz"))
+    status, _, hdrs, _ = conn.read_response()
+    assert status == 200 and hdrs.get("connection") == "close"
+    assert conn.wait_eof()
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(th.STOP_TIMEOUT) == 0
+
+
 @pytest.mark.skipif(th.psql_path() is None, reason="psql not installed")
 def test_stream_begun_before_the_drain_keeps_its_connection(start_server, make_token,
                                                              user_id):
