@@ -54,7 +54,7 @@ static const struct option_def options[] = {
      "seconds after SIGTERM with /readyz 503 but still serving, so a load balancer "
      "takes the instance out first (default 5)"},
     {"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT",
-     "seconds to finish requests after SIGTERM (default 10)"},
+     "seconds for requests in flight after the drain delay (default 10)"},
     {"--query-timeout", "THREADSTORE_QUERY_TIMEOUT",
      "seconds a query may take before 504 and a cancel (default 10)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
