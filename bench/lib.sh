@@ -148,8 +148,10 @@ bench_check_roundtrip() {
 bench_service_start() {
     local bin=$1 log=$2; shift 2
     : >"$log" # exists before the background shell opens it
-    # Enough descriptors for 10,000 clients (root may raise the hard limit).
-    ( ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$bin" serve --listen 127.0.0.1:0 "$@" ) \
+    # Enough descriptors for 10,000 clients (root may raise the hard limit). No balancer in
+    # front: stop without the drain delay.
+    ( ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+      exec "$bin" serve --listen 127.0.0.1:0 --drain-delay 0 "$@" ) \
         >"$log" 2>&1 &
     SVC_PID=$!
     SVC_PORT=

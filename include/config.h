@@ -38,6 +38,7 @@ struct config {
 	int max_connections;
 	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
 	unsigned request_timeout_ms; /* from a request's first byte to its last */
+	unsigned drain_delay_ms;     /* at shutdown: /readyz 503 but still serving */
 	unsigned drain_timeout_ms;   /* at shutdown, for requests in flight */
 	unsigned query_timeout_ms;   /* past it: 504, and the statement is cancelled */
 	int prepared;		     /* named prepared statements (1) or unnamed (0) */

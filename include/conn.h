@@ -70,6 +70,7 @@ struct conn {
 	bool close_after_write; /* last response queued: linger and close once written */
 	bool streaming;		/* a chunked response is under way */
 	int stream_status;
+	bool stream_keep; /* the head said keep-alive: so does the end */
 	size_t stream_bytes;
 	request_drain_fn on_drain; /* streaming: called when the last chunk is written */
 	bool continue_sent;

@@ -52,8 +52,11 @@ static const struct option_def options[] = {
      "seconds an idle keep-alive connection is kept (default 60)"},
     {"--request-timeout", "THREADSTORE_REQUEST_TIMEOUT",
      "seconds for a request to arrive in full (default 30)"},
+    {"--drain-delay", "THREADSTORE_DRAIN_DELAY",
+     "seconds after SIGTERM with /readyz 503 but still serving, so a load balancer "
+     "takes the instance out first (default 5)"},
     {"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT",
-     "seconds to finish requests after SIGTERM (default 10)"},
+     "seconds for requests in flight after the drain delay (default 10)"},
     {"--query-timeout", "THREADSTORE_QUERY_TIMEOUT",
      "seconds a query may take before 504 and a cancel (default 10)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
@@ -204,6 +207,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1, 3600, &n) < 0)
 			return -1;
 		cfg->query_timeout_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--drain-delay") == 0) {
+		if (parse_long(flag, v, 0, 3600, &n) < 0)
+			return -1;
+		cfg->drain_delay_ms = (unsigned)n * 1000;
 	} else if (strcmp(flag, "--drain-timeout") == 0) {
 		if (parse_long(flag, v, 0, 3600, &n) < 0)
 			return -1;
@@ -303,6 +310,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->access_log = 1;
 	cfg->idle_timeout_ms = 60000;
 	cfg->request_timeout_ms = 30000;
+	/* The shipped HAProxy config (docker/haproxy.cfg) marks an instance down
+	 * within inter + (fall-1) x fastinter = 1.25 s of its first 503, 2 s if
+	 * fastinter were not set; 5 s covers that with room for a check that
+	 * was slow or a balancer with inter 2s fall 2 (docs/DEPLOY.md). */
+	cfg->drain_delay_ms = 5000;
 	cfg->drain_timeout_ms = 10000;
 	cfg->query_timeout_ms = 10000;
 	cfg->prepared = 1;

@@ -394,6 +394,7 @@ void request_stream_send(struct request *r, request_drain_fn next)
 		c->streaming = true;
 		c->stream_status = o->rep.status;
 		c->stream_bytes = 0;
+		c->stream_keep = keep_alive(c) && !o->rep.raw_stream;
 		o->rep.kind = REPLY_STREAM_HEAD;
 		reply_header(&o->rep, "X-Request-Id", r->request_id);
 	} else {
@@ -402,7 +403,7 @@ void request_stream_send(struct request *r, request_drain_fn next)
 	c->stream_bytes += o->rep.body_len;
 	c->on_drain = next;
 	/* Always through uv_write: its callback is what paces the stream. */
-	write_raw(c, o, keep_alive(c) && !o->rep.raw_stream, false);
+	write_raw(c, o, c->stream_keep, false);
 }
 
 void request_stream_end(struct request *r)
@@ -411,7 +412,9 @@ void request_stream_end(struct request *r)
 	if (c->state == CONN_CLOSED)
 		return;
 	bool raw = llhttp_get_http_minor(&c->in.parser) == 0;
-	bool keep = keep_alive(c) && !raw;
+	/* What the head promised: a drain that began mid-stream must not close a
+	 * connection the balancer was told it may reuse. */
+	bool keep = c->stream_keep;
 	account(c, c->stream_status, c->stream_bytes);
 	if (!raw) {
 		request_reply_begin(r, c->stream_status);
@@ -661,9 +664,11 @@ static void conn_drive(struct conn *c)
 	    buf_rlen(&c->pending) <= c->srv->cfg->max_header + c->srv->cfg->max_body &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= MAX_OUTPUT_QUEUED)
 		start_reading(c);
-	/* After EOF no more bytes come: a half-read request can never finish. */
+	/* After EOF no more bytes come: a half-read request can never finish.
+	 * While only draining, an idle connection stays open: the balancer may
+	 * still send a request on it, which gets an answer with Connection: close. */
 	if (c->state == CONN_READING && c->writes == 0 &&
-	    (c->eof || (c->srv->draining && !http_in_mid_request(&c->in))))
+	    (c->eof || (c->srv->closing_connections && !http_in_mid_request(&c->in))))
 		conn_close(c);
 	c->driving = false;
 }

@@ -15,18 +15,9 @@ void handle_healthz(struct request *r)
 
 void handle_readyz(struct request *r)
 {
-	struct server *s = request_server(r);
-	if (s->draining) {
-		request_error(r, 503, "unavailable", "shutting down");
-		return;
-	}
-	if (!db_ready(&s->pool)) {
-		request_error(r, 503, "unavailable", "no database connection is ready");
-		return;
-	}
-	if (s->cfg->jwks_url != NULL && s->auth.keys == NULL) {
-		/* Every token would get 401 until the first key set arrives. */
-		request_error(r, 503, "unavailable", "the JWKS has not been loaded yet");
+	const char *why;
+	if (!server_ready(request_server(r), &why)) {
+		request_error(r, 503, "unavailable", why);
 		return;
 	}
 	struct reply *rep = request_reply_begin(r, 200);

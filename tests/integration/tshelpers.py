@@ -494,6 +494,9 @@ class ServerProcess:
         self.secret = secret
         self.extra_args = list(extra_args)
         self.env = dict(os.environ)
+        # No balancer watches these instances: stop without the drain delay
+        # (tests of the delay, test_haproxy.py, set it).
+        self.env.setdefault("THREADSTORE_DRAIN_DELAY", "0")
         self.env.update(env or {})
         self.log_dir = log_dir or tempfile.mkdtemp(prefix="threadstore-it-")
         self.log_path = os.path.join(self.log_dir, "%s-%s.log" % (name, uuid.uuid4().hex[:6]))
