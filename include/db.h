@@ -33,6 +33,7 @@ enum db_status {
 	DB_UNAVAILABLE = -1, /* no connection up, or it was lost mid-query */
 	DB_QUEUE_FULL = -2,  /* too many queries waiting */
 	DB_TIMEOUT = -3,     /* ran past --query-timeout: answered, and cancelled */
+	DB_BAD_PARAMS = -4,  /* nparams is not the statement's count: a bug, logged; answer 500 */
 };
 
 struct db_query;
@@ -104,6 +105,7 @@ struct db_pool {
 	 * PQconnectPoll; we resolve first (uv_getaddrinfo) and pass hostaddr. */
 	char *resolve_host;
 	void (*on_closed)(struct db_pool *);
+	char stmt_name[Q_COUNT][QUERY_NAME_MAX]; /* queries_stmt_name, computed once */
 	/* counters for logs and metrics */
 	unsigned long reconnects;
 	unsigned long timeouts;
@@ -112,7 +114,9 @@ struct db_pool {
 int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
     __attribute__((warn_unused_result));
 void db_pool_start(struct db_pool *p);
-/* Returns the query, or NULL with *status telling why it was refused. */
+/* Returns the query, or NULL with *status telling why it was refused.
+ * nparams must be the statement's own count (queries[qid].nparams), else
+ * DB_BAD_PARAMS: nothing is sent with parameters missing or cut off. */
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status);

@@ -145,8 +145,8 @@ static int prepare_all(struct db_conn *c)
 		if (q == NULL)
 			return -1;
 		q->qid = (enum query_id)i;
-		if (!PQsendPrepare(c->pg, queries[i].name, queries[i].sql, queries[i].nparams,
-				   NULL) ||
+		if (!PQsendPrepare(c->pg, c->pool->stmt_name[i], queries[i].sql,
+				   queries[i].nparams, NULL) ||
 		    !PQpipelineSync(c->pg)) {
 			free(q);
 			return -1;
@@ -405,8 +405,9 @@ static void conn_fail(struct db_conn *c, const char *why)
 static int write_query(struct db_conn *c, struct db_query *q)
 {
 	const struct query *s = &queries[q->qid];
-	int ok = c->pool->cfg->prepared ? PQsendQueryPrepared(c->pg, s->name, q->nparams, q->values,
-							      q->lengths, NULL, 0)
+	int ok = c->pool->cfg->prepared
+		     ? PQsendQueryPrepared(c->pg, c->pool->stmt_name[q->qid], q->nparams, q->values,
+					   q->lengths, NULL, 0)
 					: PQsendQueryParams(c->pg, s->sql, q->nparams, NULL,
 							    q->values, q->lengths, NULL, 0);
 	if (!ok)
@@ -616,6 +617,12 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status)
 {
+	if (nparams != queries[qid].nparams) {
+		log_error("query refused: wrong parameter count", "statement=%s nparams=%d expected=%d",
+			  queries[qid].name, nparams, queries[qid].nparams);
+		*status = DB_BAD_PARAMS;
+		return NULL;
+	}
 	struct db_conn *best = NULL;
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
@@ -708,6 +715,8 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 		return -1;
 	p->nconns = cfg->pool_size;
 	p->resolve_host = host_to_resolve(cfg->database_url);
+	for (int i = 0; i < Q_COUNT; i++)
+		queries_stmt_name(&queries[i], p->stmt_name[i]);
 	if (uv_timer_init(loop, &p->tick) != 0 || uv_check_init(loop, &p->sync_check) != 0)
 		return -1;
 	p->open_handles += 2;
