@@ -34,7 +34,7 @@ struct query {
 	const char *name; /* the statement's stem; see queries_stmt_name */
 	const char *sql;
 	int nparams; /* exactly $1..$nparams appear in sql (tests/unit/test_queries.c) */
-	bool write; /* changes data: runs in its own transaction (batch) */
+	bool write;  /* changes data: runs in its own transaction (batch) */
 };
 
 extern const struct query queries[Q_COUNT];

@@ -44,7 +44,8 @@ static void check_params(void)
 		if (q->nparams >= 1 && q->nparams < 31)
 			CHECK(used == ((1u << (q->nparams + 1)) - 2u));
 		if (used != ((1u << (q->nparams + 1)) - 2u))
-			fprintf(stderr, "  %s: nparams %d, $n used 0x%x\n", q->name, q->nparams, used);
+			fprintf(stderr, "  %s: nparams %d, $n used 0x%x\n", q->name, q->nparams,
+				used);
 		/* every statement is scoped to the user in $1 */
 		bool insert = strncmp(q->sql, "INSERT INTO ", 12) == 0;
 		CHECK(insert ? strstr(q->sql, " (user_id, ") != NULL
