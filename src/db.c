@@ -573,6 +573,15 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		read_results(c);
 }
 
+/* Fewer queries, but first: no output still queued in libpq. A connection
+ * still sending a big write (a 20 MB item) would make a read wait for all
+ * of it to go out before its own bytes do. */
+static bool less_loaded(const struct db_conn *a, const struct db_conn *b)
+{
+	bool qa = a->poll_events & UV_WRITABLE, qb = b->poll_events & UV_WRITABLE;
+	return qa != qb ? !qa : a->ninflight < b->ninflight;
+}
+
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status)
@@ -588,7 +597,7 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
 		if (c->state == DBC_READY && PQstatus(c->pg) == CONNECTION_OK &&
-		    (best == NULL || c->ninflight < best->ninflight))
+		    (best == NULL || less_loaded(c, best)))
 			best = c;
 	}
 	if (best == NULL || p->closing) {

@@ -3,6 +3,7 @@
  * (left to libpq, which reports them before looking anything up). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "db_resolve.h"
@@ -95,6 +96,26 @@ int main(void)
 	unsetenv("PGHOST");
 	unsetenv("PGHOSTADDR");
 	unsetenv("PGPORT");
+
+	/* PGSERVICE's service file, read by libpq's defaults as by a connect */
+	char path[] = "/tmp/ts-pgservice-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		const char conf[] = "[viafile]\nhost=svc.example,svc2.example\nport=7001\n";
+		CHECK(write(fd, conf, sizeof conf - 1) == (ssize_t)(sizeof conf - 1));
+		close(fd);
+		setenv("PGSERVICEFILE", path, 1);
+		setenv("PGSERVICE", "viafile", 1);
+		parse(&hs, "dbname=x");
+		CHECK(hs.n == 2 && hs.lookup);
+		if (hs.n == 2)
+			CHECK(is(hs.h[1].host, "svc2.example") && is(hs.h[1].port, "7001"));
+		db_hosts_free(&hs);
+		unsetenv("PGSERVICE");
+		unsetenv("PGSERVICEFILE");
+		unlink(path);
+	}
 
 	/* a service named in the URL: only libpq reads its hosts */
 	parse(&hs, "service=elsewhere");

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "db.h"
+#include "log.h"
 #include "queries.h"
 
 /* Which $n occur in sql: bit n of the result (n < 32); *bad set on $0 or a huge $n. */
@@ -95,9 +96,30 @@ static void check_names(void)
 	}
 }
 
+/* db_submit refuses a parameter count that is not the statement's (before
+ * touching a connection), rather than sending a statement short of values. */
+static void check_submit_counts(void)
+{
+	log_set_level((enum log_level)(LOG_ERROR + 1)); /* the refusals are logged: quiet */
+	struct db_pool p;
+	memset(&p, 0, sizeof p); /* no connection: a right count gets DB_UNAVAILABLE */
+	const char *v[DB_MAX_PARAMS] = {"u", "a", "b", "c", "d", "e"};
+	int l[DB_MAX_PARAMS] = {1, 1, 1, 1, 1, 1};
+	for (int i = 0; i < Q_COUNT; i++) {
+		for (int n = 0; n <= DB_MAX_PARAMS; n++) {
+			enum db_status st = DB_OK;
+			struct db_query *q =
+			    db_submit(&p, (enum query_id)i, n, v, l, NULL, NULL, &st);
+			CHECK(q == NULL);
+			CHECK(st == (n == queries[i].nparams ? DB_UNAVAILABLE : DB_BAD_PARAMS));
+		}
+	}
+}
+
 int main(void)
 {
 	check_params();
+	check_submit_counts();
 	check_names();
 	return check_done();
 }
