@@ -2,7 +2,7 @@
 # bench/run.sh: the whole benchmark in one command (see bench/README.md).
 #
 #   bash bench/run.sh                 build (Release, build-bench/), private PostgreSQL on
-#                                     127.0.0.1:55470 under bench/.work, load the data if it is
+#                                     127.0.0.1:25470 under bench/.work, load the data if it is
 #                                     not there yet, run every workload and pgbench, and write
 #                                     bench/results/<date>-<commit>.md (+ .log with raw output)
 #   bash bench/run.sh --scale 10      10x the users and the long thread
@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USERS=1000 THREADS=100 ITEMS=10 BIG=1000000 SCALE=1
 DUR=15 WARM=3 CONNS=1000 CONNS_MANY=10000 RATE_MANY=5000 CONNS_BIG=20 CONNS_W3=100 POOL=4
-ROUNDS=2 DB=threadstore_bench PG_PORT=55470 WORK=$BENCH_DIR/.work OUT=$BENCH_DIR/results
+ROUNDS=2 DB=threadstore_bench PG_PORT=25470 WORK=$BENCH_DIR/.work OUT=$BENCH_DIR/results
 SERVER_URL= BIN= LOADGEN= STRICT=0 KEEP_PG=0 RELOAD=0 TIMEOUT=10
 SECRET=threadstore-bench-secret-not-for-production
 RUN_ARGS="$*"

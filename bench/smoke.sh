@@ -8,7 +8,7 @@
 #                    build tree; built in build-bench/ if missing)
 #   DATABASE_URL     a PostgreSQL server to use; the database threadstore_bench_smoke is
 #                    created there and its tables replaced. Unset: the private bench cluster
-#                    (bench/.work, port 55470) is started and stopped.
+#                    (bench/.work, port 25470) is started and stopped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "db_resolve.h"
 #include "list.h"
 #include "queries.h"
 
@@ -33,6 +34,7 @@ enum db_status {
 	DB_UNAVAILABLE = -1, /* no connection up, or it was lost mid-query */
 	DB_QUEUE_FULL = -2,  /* too many queries waiting */
 	DB_TIMEOUT = -3,     /* ran past --query-timeout: answered, and cancelled */
+	DB_BAD_PARAMS = -4,  /* nparams is not the statement's count: a bug, logged; answer 500 */
 };
 
 struct db_query;
@@ -51,40 +53,56 @@ struct db_query {
 	PGresult *res;
 	uint64_t deadline; /* uv_now() ms after which the owner gets DB_TIMEOUT */
 	bool sync_after;   /* a Sync follows it: its batch ends (and commits) here */
+	bool prepared;	   /* sent as a prepared statement (may meet a lost one) */
 };
 
+/* A connection's states; conn_set_state in db.c is the only writer, and each
+ * state decides its timer:
+ *
+ *   IDLE -> RESOLVING -> CONNECTING -> READY -> FAILING -+
+ *             |  (connect deadline) |      |              |
+ *             +---------------------+------+--> BACKOFF <-+   (backoff timer,
+ *                                                 |           then RESOLVING)
+ *   any -> CLOSED (db_pool_close)                 +-> RESOLVING
+ *
+ * RESOLVING and CONNECTING share one connect deadline; READY has no timer
+ * (queries have their own deadlines); FAILING is a connection found broken
+ * inside a caller's db_submit: its queries are answered at the end of the
+ * loop turn, not from inside the call that would see its own query fail. */
 enum db_conn_state {
 	DBC_IDLE,
-	DBC_RESOLVING, /* looking the host name up on libuv's thread pool */
+	DBC_RESOLVING, /* looking the host names up on libuv's thread pool */
 	DBC_CONNECTING,
 	DBC_READY,
+	DBC_FAILING,
 	DBC_BACKOFF,
 	DBC_CLOSED
 };
 
-struct db_resolve; /* one lookup; outlives an abandoned attempt */
+struct db_lookup;
 
 struct db_pool;
 
 struct db_conn {
 	struct db_pool *pool;
 	int index;
-	enum db_conn_state state;
+	enum db_conn_state state; /* written only by conn_set_state */
 	PGconn *pg;
 	uv_poll_t *poll; /* heap: a socket change needs a new handle while the old closes */
 	int poll_fd;
 	unsigned long poll_ino; /* identity of the watched socket (fd numbers get reused) */
 	int poll_events;
-	uv_timer_t timer;	    /* connect deadline, or backoff before reconnecting */
-	bool cancelling;	    /* a cancel request is on its way (off the loop) */
-	struct db_resolve *resolve; /* the lookup under way, if any */
+	uv_timer_t timer;	  /* the state's timer: connect deadline, or backoff */
+	bool cancelling;	  /* a cancel request is on its way (off the loop) */
+	struct db_lookup *lookup; /* the lookup under way, if any */
 	struct list inflight;
 	int ninflight;		    /* in flight or unsent: what counts against --pipeline-depth */
 	struct db_query *receiving; /* first in flight whose results are not all in */
 	struct list unsent;	    /* reads assigned here, written at the turn's end */
 	size_t unsent_bytes;
-	struct list sync_link; /* in the pool's list of connections owing a Sync */
+	struct list sync_link; /* in the pool's list of connections owing a Sync (or FAILING) */
 	unsigned backoff_ms;
+	char why[256]; /* FAILING: what broke */
 };
 
 struct db_pool {
@@ -92,18 +110,23 @@ struct db_pool {
 	const struct config *cfg;
 	struct db_conn *conns;
 	int nconns;
-	int nready;
+	int nready; /* connections in DBC_READY, kept by conn_set_state */
 	struct list waiting;
 	int nwaiting;
 	bool closing;
-	int open_handles;      /* timers not yet closed, for db_pool_close */
-	uv_timer_t tick;       /* checks query deadlines */
-	uv_check_t sync_check; /* ends each loop turn's batches with one Sync each */
+	/* --statements prepared, until a pooler that does not keep prepared
+	 * statements is detected (SQLSTATE 26000/42P05): then unnamed, and
+	 * statements_lost says why (for /readyz, /metrics and the log). */
+	bool prepared;
+	bool statements_lost;
+	unsigned long statement_errors; /* queries that met a lost statement (and were resent) */
+	int open_handles;		/* timers not yet closed, for db_pool_close */
+	uv_timer_t tick;		/* checks query deadlines */
+	uv_check_t sync_check;		/* ends each loop turn's batches with one Sync each */
 	struct list needs_sync;
-	/* libpq resolves host names with a blocking getaddrinfo() inside
-	 * PQconnectPoll; we resolve first (uv_getaddrinfo) and pass hostaddr. */
-	char *resolve_host;
+	struct db_hosts hosts; /* where to connect: looked up before each connect */
 	void (*on_closed)(struct db_pool *);
+	char stmt_name[Q_COUNT][QUERY_NAME_MAX]; /* queries_stmt_name, computed once */
 	/* counters for logs and metrics */
 	unsigned long reconnects;
 	unsigned long timeouts;
@@ -112,7 +135,9 @@ struct db_pool {
 int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
     __attribute__((warn_unused_result));
 void db_pool_start(struct db_pool *p);
-/* Returns the query, or NULL with *status telling why it was refused. */
+/* Returns the query, or NULL with *status telling why it was refused.
+ * nparams must be the statement's own count (queries[qid].nparams), else
+ * DB_BAD_PARAMS: nothing is sent with parameters missing or cut off. */
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status);
@@ -120,6 +145,8 @@ void db_cancel(struct db_query *q);
 /* Frees a query the pool owns (for the pool's own modules). */
 void db_query_free(struct db_query *q);
 bool db_ready(const struct db_pool *p);
+/* NULL, or why the pool runs degraded (for /readyz): prepared statements were lost. */
+const char *db_degraded(const struct db_pool *p);
 void db_gauges(const struct db_pool *p, int *in_flight, int *waiting);
 /* Fails every query, closes every connection; on_closed runs when all handles are closed. */
 void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *));

@@ -60,6 +60,8 @@ struct metrics_gauges {
 	int db_up;
 	int db_total;
 	unsigned long db_reconnects;
+	int db_statements_lost;		   /* 1: fell back to unnamed statements */
+	unsigned long db_statement_errors; /* queries that met a lost prepared statement */
 	int draining;
 	unsigned long token_cache_hits, token_cache_misses;
 };

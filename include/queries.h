@@ -5,6 +5,7 @@
 #define THREADSTORE_QUERIES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum query_id {
 	Q_THREAD_GET,
@@ -31,12 +32,21 @@ enum query_id {
 };
 
 struct query {
-	const char *name; /* prepared statement name */
+	const char *name; /* the statement's stem; see queries_stmt_name */
 	const char *sql;
-	int nparams;
-	bool write; /* changes data: runs in its own transaction (batch) */
+	int nparams; /* exactly $1..$nparams appear in sql (tests/unit/test_queries.c) */
+	bool write;  /* changes data: runs in its own transaction (batch) */
 };
 
 extern const struct query queries[Q_COUNT];
+
+#define QUERY_NAME_MAX 40 /* stem (under 30 bytes) + '_' + 8 hex digits + NUL */
+
+/* The prepared statement's name: the stem and a hash of the SQL text
+ * ("item_get_1f0c93ab"). A pooler that shares prepared statements between
+ * clients (PgBouncer >= 1.21 does not; others may) or a server kept across
+ * deploys must never run one version's statement under another's name: a
+ * changed text is a new name. Pure; the pool computes the names once. */
+void queries_stmt_name(const struct query *q, char out[QUERY_NAME_MAX]);
 
 #endif

@@ -4,7 +4,9 @@
 #   .pg/run             its unix socket directory
 #   .pg/postgres.log    its log
 # Usage: bash scripts/pg.sh start|stop|status|url
-#   THREADSTORE_PG_PORT  TCP port (default 55432; a dev machine may already have a 5432)
+#   THREADSTORE_PG_PORT  TCP port (default 25432: below Linux's ephemeral range, 32768-60999,
+#                        where any outgoing connection may hold it; a dev machine may already
+#                        have a 5432). A port already taken is an error, said before starting.
 # All commands are idempotent. `status` exits 0 when running, 3 when not (as pg_ctl does).
 set -euo pipefail
 
@@ -13,7 +15,7 @@ PGDIR=$ROOT/.pg
 DATA=$PGDIR/data
 SOCK=$PGDIR/run
 LOG=$PGDIR/postgres.log
-PORT=${THREADSTORE_PG_PORT:-55432}
+PORT=${THREADSTORE_PG_PORT:-25432}
 BIN=/usr/lib/postgresql/15/bin
 DB=threadstore
 
@@ -36,6 +38,18 @@ running() {
     local pid
     pid=$(head -n 1 "$DATA/postmaster.pid" 2>/dev/null) || return 1
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postgres ]
+}
+
+# Can PostgreSQL bind 127.0.0.1:$1? Tried the way the postmaster binds (SO_REUSEADDR): a
+# listener or a client socket holding the port (an outgoing connection's ephemeral port)
+# makes it fail, and we say so now rather than leave pg_ctl to time out on a dead server.
+port_free() {
+    /usr/bin/python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+PY
 }
 
 # The port of the running server (line 4 of postmaster.pid), else the configured one.
@@ -109,6 +123,10 @@ CONF
         if [ $(( ${#SOCK} + 10 + ${#PORT} )) -gt 107 ]; then
             say "$SOCK is too long for a unix socket; TCP only"
             sockdir=
+        fi
+        if ! port_free "$PORT"; then
+            ss -tanp 2>/dev/null | awk -v p=":$PORT" '$4 ~ p"$"' | head -n 3 >&2 || true
+            die "port $PORT on 127.0.0.1 is taken (above); choose another with THREADSTORE_PG_PORT=..."
         fi
         as_owner mkdir -p "$SOCK"
         as_owner tee "$DATA/threadstore.conf" >/dev/null <<CONF

@@ -3,7 +3,7 @@
 # Ctrl-C stops threadstore; PostgreSQL keeps running (bash scripts/pg.sh stop).
 #   THREADSTORE_LISTEN      default 127.0.0.1:8080
 #   THREADSTORE_JWT_SECRET  default a fixed dev secret (never use it outside a dev machine)
-#   THREADSTORE_PG_PORT     default 55432
+#   THREADSTORE_PG_PORT     default 25432
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

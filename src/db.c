@@ -1,14 +1,14 @@
 /* db.c: connect/reconnect, pipeline FIFO, dispatch, results -> callbacks. */
 #include "db.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "buf.h"
 #include "db_deadline.h"
+#include "db_stmt.h"
 #include "log.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -19,7 +19,7 @@
 static void conn_connect(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
 static void pump(struct db_conn *c);
-static void abandon_resolve(struct db_conn *c);
+static void on_sync_check(uv_check_t *h);
 
 void db_query_free(struct db_query *q)
 {
@@ -118,16 +118,86 @@ static int poll_watch(struct db_conn *c, int events)
 	return 0;
 }
 
+/* ---- states ------------------------------------------------------------------------ */
+
+static void on_timer(uv_timer_t *t);
+
+/* The one writer of c->state: keeps nready and the reconnect count, and arms
+ * the state's timer (see the diagram in db.h). */
+static void conn_set_state(struct db_conn *c, enum db_conn_state to)
+{
+	struct db_pool *p = c->pool;
+	enum db_conn_state from = c->state;
+	if (from == DBC_READY)
+		p->nready--;
+	c->state = to;
+	switch (to) {
+	case DBC_RESOLVING:
+	case DBC_CONNECTING:
+		/* One deadline for the whole attempt, lookup and connect: libpq
+		 * ignores connect_timeout in nonblocking connects. */
+		if (from != DBC_RESOLVING && from != DBC_CONNECTING)
+			uv_timer_start(&c->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
+		break;
+	case DBC_READY:
+		p->nready++;
+		c->backoff_ms = 0;
+		uv_timer_stop(&c->timer);
+		break;
+	case DBC_FAILING:
+		uv_timer_stop(&c->timer);
+		/* conn_fail runs from the check phase (on_sync_check) */
+		if (list_empty(&c->sync_link))
+			list_push_back(&p->needs_sync, &c->sync_link);
+		if (!uv_is_closing((uv_handle_t *)&p->sync_check) &&
+		    !uv_is_active((uv_handle_t *)&p->sync_check))
+			uv_check_start(&p->sync_check, on_sync_check);
+		break;
+	case DBC_BACKOFF: {
+		p->reconnects++;
+		c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (c->backoff_ms > BACKOFF_MAX_MS)
+			c->backoff_ms = BACKOFF_MAX_MS;
+		/* Jitter spreads the reconnects of many instances after an outage. */
+		unsigned delay = c->backoff_ms / 2 + (unsigned)rand() % (c->backoff_ms / 2 + 1);
+		uv_timer_start(&c->timer, on_timer, delay, 0);
+		break;
+	}
+	case DBC_IDLE:
+	case DBC_CLOSED: uv_timer_stop(&c->timer); break;
+	}
+}
+
+/* Broken inside a caller's db_submit: answered at the end of the loop turn. */
+static void conn_fail_later(struct db_conn *c, const char *why)
+{
+	if (c->state != DBC_READY)
+		return;
+	snprintf(c->why, sizeof c->why, "%s", why);
+	conn_set_state(c, DBC_FAILING);
+}
+
 /* ---- connecting --------------------------------------------------------------------- */
+
+static void abandon_lookup(struct db_conn *c)
+{
+	if (c->lookup == NULL)
+		return;
+	db_lookup_abandon(c->lookup);
+	c->lookup = NULL;
+}
 
 static void on_timer(uv_timer_t *t)
 {
 	struct db_conn *c = container_of(t, struct db_conn, timer);
-	if (c->state == DBC_BACKOFF) {
-		conn_connect(c);
-	} else if (c->state == DBC_CONNECTING || c->state == DBC_RESOLVING) {
-		abandon_resolve(c);
+	switch (c->state) {
+	case DBC_BACKOFF: conn_connect(c); break;
+	case DBC_RESOLVING:
+	case DBC_CONNECTING:
+		abandon_lookup(c);
 		conn_fail(c, "connect timed out");
+		break;
+	default: break; /* a state without a timer: a stale expiry */
 	}
 }
 
@@ -137,33 +207,9 @@ static void quiet_notice(void *arg, const char *msg)
 	(void)msg;
 }
 
-/* Sends every statement's Parse up front; queries pipelined after them see them. */
-static int prepare_all(struct db_conn *c)
-{
-	for (int i = 0; i < Q_COUNT; i++) {
-		struct db_query *q = calloc(1, sizeof *q);
-		if (q == NULL)
-			return -1;
-		q->qid = (enum query_id)i;
-		if (!PQsendPrepare(c->pg, queries[i].name, queries[i].sql, queries[i].nparams,
-				   NULL) ||
-		    !PQpipelineSync(c->pg)) {
-			free(q);
-			return -1;
-		}
-		q->sync_after = true;
-		list_push_back(&c->inflight, &q->link);
-		c->ninflight++;
-		if (c->receiving == NULL)
-			c->receiving = q;
-	}
-	return 0;
-}
-
 static void on_connected(struct db_conn *c)
 {
 	struct db_pool *p = c->pool;
-	uv_timer_stop(&c->timer);
 	if (poll_watch(c, UV_READABLE) < 0) { /* while still CONNECTING: checks the socket */
 		conn_fail(c, "cannot watch the database socket");
 		return;
@@ -173,13 +219,11 @@ static void on_connected(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	if (p->cfg->prepared && prepare_all(c) < 0) {
+	if (p->prepared && db_stmt_prepare_all(c) < 0) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	c->state = DBC_READY;
-	c->backoff_ms = 0;
-	p->nready++;
+	conn_set_state(c, DBC_READY);
 	log_info("database connection ready", "conn=%d ready=%d/%d", c->index, p->nready,
 		 p->nconns);
 	pump(c);
@@ -204,26 +248,28 @@ static void connect_step(struct db_conn *c)
 	}
 }
 
-/* Starts libpq's nonblocking connect. With `host`/`hostaddr` (lists of the same
- * length, the name repeated once per resolved address) libpq skips its own,
- * blocking lookup, still tries every address in turn, and verifies TLS
- * certificates against the name. */
-static void connect_now(struct db_conn *c, const char *host, const char *hostaddr)
+/* Starts libpq's nonblocking connect. With `host`/`hostaddr`/`port` (lists of
+ * one length, every entry an address or a socket: db_resolve.h) libpq looks
+ * no name up, still tries every entry in turn, and verifies TLS certificates
+ * against the name. Without them, DATABASE_URL names no host that needs a
+ * lookup (libpq's default socket). */
+static void connect_now(struct db_conn *c, const char *host, const char *hostaddr, const char *port)
 {
 	const char *keys[] = {"dbname",
 			      "client_encoding",
 			      "fallback_application_name",
-			      hostaddr ? "host" : NULL,
+			      host ? "host" : NULL,
 			      "hostaddr",
+			      "port",
 			      NULL};
 	const char *vals[] = {
-	    c->pool->cfg->database_url, "UTF8", "threadstore", host, hostaddr, NULL};
+	    c->pool->cfg->database_url, "UTF8", "threadstore", host, hostaddr, port, NULL};
+	conn_set_state(c, DBC_CONNECTING);
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL) {
 		conn_fail(c, "out of memory");
 		return;
 	}
-	c->state = DBC_CONNECTING;
 	if (PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
@@ -232,111 +278,29 @@ static void connect_now(struct db_conn *c, const char *host, const char *hostadd
 		conn_fail(c, "cannot watch the database socket");
 }
 
-struct db_resolve {
-	uv_getaddrinfo_t req;
-	struct db_conn *c; /* NULL once the attempt was abandoned */
-};
-
-#define RESOLVE_MAX_ADDRS 8
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+static void on_lookup(void *arg, const char *host, const char *hostaddr, const char *port,
+		      const char *err)
 {
-	struct db_resolve *r = container_of(req, struct db_resolve, req);
-	struct db_conn *c = r->c;
-	struct buf hosts = {0}, addrs = {0};
-	int n = 0;
-	for (struct addrinfo *a = status == 0 ? ai : NULL; a && n < RESOLVE_MAX_ADDRS;
-	     a = a->ai_next) {
-		char ip[64];
-		if (a->ai_family == AF_INET6)
-			uv_ip6_name((struct sockaddr_in6 *)(void *)a->ai_addr, ip, sizeof ip);
-		else if (a->ai_family == AF_INET)
-			uv_ip4_name((struct sockaddr_in *)(void *)a->ai_addr, ip, sizeof ip);
-		else
-			continue;
-		if (n++ > 0) {
-			buf_putc(&hosts, ',');
-			buf_putc(&addrs, ',');
-		}
-		buf_puts(&addrs, ip);
-		if (c != NULL)
-			buf_puts(&hosts, c->pool->resolve_host);
-	}
-	buf_putc(&hosts, '\0');
-	buf_putc(&addrs, '\0');
-	uv_freeaddrinfo(ai);
-	free(r);
-	if (c != NULL) { /* else: timed out or shut down meanwhile */
-		c->resolve = NULL;
-		if (n == 0)
-			conn_fail(c, status ? uv_strerror(status)
-					    : "no address for the database host");
-		else
-			connect_now(c, hosts.data, addrs.data);
-	}
-	buf_free(&hosts);
-	buf_free(&addrs);
-}
-
-static void abandon_resolve(struct db_conn *c)
-{
-	if (c->resolve == NULL)
-		return;
-	c->resolve->c = NULL;
-	uv_cancel((uv_req_t *)&c->resolve->req);
-	c->resolve = NULL;
+	struct db_conn *c = arg;
+	c->lookup = NULL;
+	if (err != NULL)
+		conn_fail(c, err);
+	else
+		connect_now(c, host, hostaddr, port);
 }
 
 static void conn_connect(struct db_conn *c)
 {
 	struct db_pool *p = c->pool;
-	/* libpq ignores connect_timeout in nonblocking connects: enforce our own. */
-	uv_timer_start(&c->timer, on_timer, CONNECT_TIMEOUT_MS, 0);
-	if (p->resolve_host == NULL) {
-		connect_now(c, NULL, NULL);
+	if (!p->hosts.lookup) {
+		connect_now(c, p->hosts.host, p->hosts.hostaddr, p->hosts.port);
 		return;
 	}
-	struct db_resolve *r = calloc(1, sizeof *r);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	if (r == NULL) {
-		conn_fail(c, "out of memory");
-		return;
-	}
-	r->c = c;
-	c->state = DBC_RESOLVING;
-	int rc = uv_getaddrinfo(p->loop, &r->req, on_resolved, p->resolve_host, NULL, &hints);
-	if (rc != 0) {
-		free(r);
-		conn_fail(c, uv_strerror(rc));
-		return;
-	}
-	c->resolve = r;
-}
-
-/* A single host name, no hostaddr: the case libpq would resolve by blocking. */
-static char *host_to_resolve(const char *conninfo)
-{
-	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
-	if (opts == NULL) {
-		PQfreemem(err);
-		return NULL; /* libpq will report the error when connecting */
-	}
-	const char *host = NULL, *hostaddr = NULL;
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-		else if (strcmp(o->keyword, "hostaddr") == 0)
-			hostaddr = o->val;
-	}
-	char *out = NULL;
-	struct in6_addr a6;
-	if (host != NULL && host[0] != '\0' && host[0] != '/' && host[0] != '@' &&
-	    (hostaddr == NULL || hostaddr[0] == '\0') && strchr(host, ',') == NULL &&
-	    inet_pton(AF_INET, host, &a6) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
-		out = strdup(host);
-	PQconninfoFree(opts);
-	return out;
+	conn_set_state(c, DBC_RESOLVING);
+	const char *err = NULL;
+	c->lookup = db_lookup_start(p->loop, &p->hosts, on_lookup, c, &err);
+	if (c->lookup == NULL)
+		conn_fail(c, err);
 }
 
 /* ---- failure -------------------------------------------------------------------------- */
@@ -356,28 +320,17 @@ static void fail_waiting(struct db_pool *p)
 static void conn_fail(struct db_conn *c, const char *why)
 {
 	struct db_pool *p = c->pool;
-	bool was_ready = c->state == DBC_READY;
-	if (was_ready)
-		p->nready--;
-	c->state = p->closing ? DBC_CLOSED : DBC_BACKOFF;
+	bool was_up = c->state == DBC_READY || c->state == DBC_FAILING;
+	conn_set_state(c, p->closing ? DBC_CLOSED : DBC_BACKOFF);
 	if (p->closing)
 		log_info("database connection closed", "conn=%d", c->index);
 	else
-		log_pg_error(was_ready ? "database connection lost" : "database connect failed", c,
+		log_pg_error(was_up ? "database connection lost" : "database connect failed", c,
 			     why);
 	poll_drop(c);
 	if (c->pg) {
 		PQfinish(c->pg);
 		c->pg = NULL;
-	}
-	if (!p->closing) {
-		p->reconnects++;
-		c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
-		if (c->backoff_ms > BACKOFF_MAX_MS)
-			c->backoff_ms = BACKOFF_MAX_MS;
-		/* Jitter spreads the reconnects of many instances after an outage. */
-		unsigned delay = c->backoff_ms / 2 + (unsigned)rand() % (c->backoff_ms / 2 + 1);
-		uv_timer_start(&c->timer, on_timer, delay, 0);
 	}
 	struct list failed, *e;
 	list_init(&failed);
@@ -405,12 +358,13 @@ static void conn_fail(struct db_conn *c, const char *why)
 static int write_query(struct db_conn *c, struct db_query *q)
 {
 	const struct query *s = &queries[q->qid];
-	int ok = c->pool->cfg->prepared ? PQsendQueryPrepared(c->pg, s->name, q->nparams, q->values,
-							      q->lengths, NULL, 0)
-					: PQsendQueryParams(c->pg, s->sql, q->nparams, NULL,
-							    q->values, q->lengths, NULL, 0);
+	int ok = c->pool->prepared ? PQsendQueryPrepared(c->pg, c->pool->stmt_name[q->qid],
+							 q->nparams, q->values, q->lengths, NULL, 0)
+				   : PQsendQueryParams(c->pg, s->sql, q->nparams, NULL, q->values,
+						       q->lengths, NULL, 0);
 	if (!ok)
 		return -1;
+	q->prepared = c->pool->prepared;
 	q->sync_after = false;
 	list_push_back(&c->inflight, &q->link);
 	if (c->receiving == NULL)
@@ -429,8 +383,12 @@ static int send_batch(struct db_conn *c)
 	struct db_query *last = NULL;
 	while ((e = list_pop_front(&c->unsent)) != NULL) {
 		last = container_of(e, struct db_query, link);
-		if (write_query(c, last) < 0)
+		if (write_query(c, last) < 0) {
+			/* Back where conn_fail finds it: a query on no list would
+			 * never be answered, its client left waiting forever. */
+			list_push_front(&c->unsent, e);
 			return -1;
+		}
 	}
 	c->unsent_bytes = 0;
 	list_remove(&c->sync_link);
@@ -442,32 +400,36 @@ static int send_batch(struct db_conn *c)
 	return 0;
 }
 
-static void on_sync_check(uv_check_t *h);
-
 #define BATCH_BYTES 4096
 
-/* Assigns q to c. Returns -1 only with q unlinked (the caller still owns it). */
-static int send_query(struct db_conn *c, struct db_query *q)
+/* Assigns q to c, which is READY. From here q belongs to c: when libpq
+ * fails, c turns FAILING and q is answered (DB_UNAVAILABLE) with the rest of
+ * c's queries at the end of the loop turn, never from inside this call. */
+static void send_query(struct db_conn *c, struct db_query *q)
 {
 	struct db_pool *p = c->pool;
 	const struct query *s = &queries[q->qid];
+	c->ninflight++;
 	if (s->write) {
 		/* A write is its own transaction: it commits (or fails) alone. */
-		if (write_query(c, q) < 0)
-			return -1; /* q is not linked: the caller still owns it */
-		c->ninflight++;
-		/* From here q belongs to the connection; if the Sync cannot be queued
-		 * the connection is broken, and the next flush fails it (and q). */
-		if (PQpipelineSync(c->pg))
+		if (write_query(c, q) < 0) {
+			list_push_back(&c->unsent, &q->link);
+			conn_fail_later(c, PQerrorMessage(c->pg));
+		} else if (PQpipelineSync(c->pg)) {
 			q->sync_after = true;
-		return 0;
+		} else {
+			conn_fail_later(c, PQerrorMessage(c->pg));
+		}
+		return;
 	}
-	c->ninflight++;
-	size_t bytes = 64 + (p->cfg->prepared ? strlen(s->name) : strlen(s->sql));
+	size_t bytes = 64 + (p->prepared ? strlen(p->stmt_name[q->qid]) : strlen(s->sql));
 	for (int i = 0; i < q->nparams; i++)
 		bytes += (size_t)q->lengths[i] + 4;
-	if (c->unsent_bytes > 0 && c->unsent_bytes + bytes > BATCH_BYTES && send_batch(c) < 0)
-		return -1;
+	if (c->unsent_bytes > 0 && c->unsent_bytes + bytes > BATCH_BYTES && send_batch(c) < 0) {
+		list_push_back(&c->unsent, &q->link);
+		conn_fail_later(c, PQerrorMessage(c->pg));
+		return;
+	}
 	list_push_back(&c->unsent, &q->link);
 	c->unsent_bytes += bytes;
 	if (list_empty(&c->sync_link)) {
@@ -475,7 +437,6 @@ static int send_query(struct db_conn *c, struct db_query *q)
 		if (!uv_is_active((uv_handle_t *)&p->sync_check))
 			uv_check_start(&p->sync_check, on_sync_check);
 	}
-	return 0;
 }
 
 /* Moves waiting queries onto c while it has room. */
@@ -491,11 +452,7 @@ static void pump(struct db_conn *c)
 			db_query_free(q); /* cancelled while waiting: never sent */
 			continue;
 		}
-		if (send_query(c, q) < 0) {
-			finish(q, DB_UNAVAILABLE);
-			conn_fail(c, PQerrorMessage(c->pg));
-			return;
-		}
+		send_query(c, q);
 	}
 }
 
@@ -557,7 +514,7 @@ static void read_results(struct db_conn *c)
 			last = q->sync_after;
 			list_remove(&q->link);
 			c->ninflight--;
-			if (!resend_if_aborted(c, q))
+			if (!resend_if_aborted(c, q) && !db_stmt_lost(c, q))
 				finish(q, DB_OK);
 		} while (!last && !list_empty(&c->inflight) && c->state == DBC_READY);
 	}
@@ -579,9 +536,13 @@ static void on_sync_check(uv_check_t *h)
 	struct list *e;
 	while ((e = list_pop_front(&p->needs_sync)) != NULL) {
 		struct db_conn *c = container_of(e, struct db_conn, sync_link);
+		if (c->state == DBC_FAILING) {
+			conn_fail(c, c->why);
+			continue;
+		}
 		if (c->state != DBC_READY)
 			continue;
-		if (send_batch(c) < 0) {
+		if (PQstatus(c->pg) == CONNECTION_BAD || send_batch(c) < 0) {
 			conn_fail(c, PQerrorMessage(c->pg));
 			continue;
 		}
@@ -612,14 +573,31 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		read_results(c);
 }
 
+/* Fewer queries, but first: no output still queued in libpq. A connection
+ * still sending a big write (a 20 MB item) would make a read wait for all
+ * of it to go out before its own bytes do. */
+static bool less_loaded(const struct db_conn *a, const struct db_conn *b)
+{
+	bool qa = a->poll_events & UV_WRITABLE, qb = b->poll_events & UV_WRITABLE;
+	return qa != qb ? !qa : a->ninflight < b->ninflight;
+}
+
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status)
 {
+	if (nparams != queries[qid].nparams) {
+		log_error("query refused: wrong parameter count",
+			  "statement=%s nparams=%d expected=%d", queries[qid].name, nparams,
+			  queries[qid].nparams);
+		*status = DB_BAD_PARAMS;
+		return NULL;
+	}
 	struct db_conn *best = NULL;
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
-		if (c->state == DBC_READY && (best == NULL || c->ninflight < best->ninflight))
+		if (c->state == DBC_READY && PQstatus(c->pg) == CONNECTION_OK &&
+		    (best == NULL || less_loaded(c, best)))
 			best = c;
 	}
 	if (best == NULL || p->closing) {
@@ -661,18 +639,18 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 		*status = DB_OK;
 		return q;
 	}
-	if (send_query(best, q) < 0) {
-		db_query_free(q);
-		conn_fail(best, PQerrorMessage(best->pg));
-		*status = DB_UNAVAILABLE;
-		return NULL;
-	}
 	/* Reads go out with their batch's Sync (on_sync_check); a write's own Sync
 	 * pushed it already. Never fail the connection from here: that would
-	 * complete q (and call its owner back) before the owner has even seen q. */
-	if (queries[qid].write && PQflush(best->pg) != 0 &&
-	    poll_watch(best, UV_READABLE | UV_WRITABLE) < 0)
-		log_warn("cannot watch the database socket", "conn=%d", best->index);
+	 * complete q (and call its owner back) before the owner has even seen q;
+	 * a broken connection turns FAILING and answers at the turn's end. */
+	send_query(best, q);
+	if (queries[qid].write && best->state == DBC_READY) {
+		int r = PQflush(best->pg);
+		if (r < 0)
+			conn_fail_later(best, PQerrorMessage(best->pg));
+		else if (r == 1 && poll_watch(best, UV_READABLE | UV_WRITABLE) < 0)
+			conn_fail_later(best, "cannot watch the database socket");
+	}
 	*status = DB_OK;
 	return q;
 }
@@ -707,7 +685,15 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 	if (p->conns == NULL)
 		return -1;
 	p->nconns = cfg->pool_size;
-	p->resolve_host = host_to_resolve(cfg->database_url);
+	p->prepared = cfg->prepared;
+	if (db_hosts_parse(&p->hosts, cfg->database_url) < 0)
+		return -1;
+	if (p->hosts.unknown)
+		log_warn(
+		    "database hosts unknown until connect",
+		    "why=\"DATABASE_URL names a service: libpq reads its hosts, and looks their "
+		    "names up on the loop; list host= in DATABASE_URL instead\"");
+	db_stmt_names(p);
 	if (uv_timer_init(loop, &p->tick) != 0 || uv_check_init(loop, &p->sync_check) != 0)
 		return -1;
 	p->open_handles += 2;
@@ -739,8 +725,7 @@ static void handle_closed(struct db_pool *p)
 		free(p->conns);
 		p->conns = NULL;
 		p->nconns = 0;
-		free(p->resolve_host);
-		p->resolve_host = NULL;
+		db_hosts_free(&p->hosts);
 		if (p->on_closed)
 			p->on_closed(p);
 	}
@@ -769,11 +754,10 @@ void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *))
 	uv_close((uv_handle_t *)&p->sync_check, on_check_closed);
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
-		abandon_resolve(c);
+		abandon_lookup(c);
 		if (c->pg != NULL)
 			conn_fail(c, "shutting down");
-		c->state = DBC_CLOSED;
-		uv_timer_stop(&c->timer);
+		conn_set_state(c, DBC_CLOSED);
 		uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 	}
 	fail_waiting(p);

@@ -1,4 +1,6 @@
 /* handlers_health.c: liveness and readiness, for the load balancer. */
+#include <string.h>
+
 #include "conn.h"
 #include "db.h"
 #include "handlers.h"
@@ -20,8 +22,20 @@ void handle_readyz(struct request *r)
 		request_error(r, 503, "unavailable", why);
 		return;
 	}
+	/* Degraded but serving (the pool fell back to unnamed statements): still
+	 * ready, or every instance behind that pooler would leave the balancer. */
+	const char *why = db_degraded(&s->pool);
 	struct reply *rep = request_reply_begin(r, 200);
-	reply_copy_str(rep, "{\"status\":\"ready\"}");
+	if (why == NULL) {
+		reply_copy_str(rep, "{\"status\":\"ready\"}");
+	} else {
+		struct buf b = {0};
+		buf_puts(&b, "{\"status\":\"ready\",\"degraded\":\"");
+		buf_json_escape(&b, why, strlen(why));
+		buf_puts(&b, "\"}");
+		reply_copy(rep, b.data, b.len);
+		buf_free(&b);
+	}
 	request_reply_send(r);
 }
 
@@ -33,6 +47,8 @@ void handle_metrics(struct request *r)
 	    .db_up = s->pool.nready,
 	    .db_total = s->pool.nconns,
 	    .db_reconnects = s->pool.reconnects,
+	    .db_statements_lost = s->pool.statements_lost,
+	    .db_statement_errors = s->pool.statement_errors,
 	    .draining = s->draining,
 	};
 	db_gauges(&s->pool, &g.queries_in_flight, &g.queries_waiting);

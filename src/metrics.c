@@ -109,6 +109,14 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int
 	    "failure.\n"
 	    "# TYPE threadstore_db_reconnects_total counter\n"
 	    "threadstore_db_reconnects_total %lu\n"
+	    "# HELP threadstore_db_prepared_statements_lost 1 once a pooler lost prepared "
+	    "statements and the pool switched to unnamed ones (see the log).\n"
+	    "# TYPE threadstore_db_prepared_statements_lost gauge\n"
+	    "threadstore_db_prepared_statements_lost %d\n"
+	    "# HELP threadstore_db_statement_lost_total Queries that met a prepared statement "
+	    "the server did not have (SQLSTATE 26000/42P05), and were sent again.\n"
+	    "# TYPE threadstore_db_statement_lost_total counter\n"
+	    "threadstore_db_statement_lost_total %lu\n"
 	    "# HELP threadstore_draining 1 after SIGTERM, while requests finish.\n"
 	    "# TYPE threadstore_draining gauge\n"
 	    "threadstore_draining %d\n"
@@ -118,6 +126,7 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int
 	    "threadstore_token_cache_total{result=\"hit\"} %lu\n"
 	    "threadstore_token_cache_total{result=\"miss\"} %lu\n",
 	    (unsigned long long)m->response_bytes, g->connections, g->queries_in_flight,
-	    g->queries_waiting, g->db_up, g->db_total, g->db_reconnects, g->draining,
+	    g->queries_waiting, g->db_up, g->db_total, g->db_reconnects, g->db_statements_lost,
+	    g->db_statement_errors, g->draining,
 	    g->token_cache_hits, g->token_cache_misses);
 }

@@ -11,6 +11,9 @@
  * of NULLs means the cursor exists and the page is empty. */
 #include "queries.h"
 
+#include <stdint.h>
+#include <stdio.h>
+
 /* clang-format off */
 #define CAPPED(cols, rows, order, budget)                                                  \
 	"SELECT " cols ", n FROM (SELECT *,"                                               \
@@ -116,3 +119,14 @@ const struct query queries[Q_COUNT] = {
 		"DELETE FROM attachments WHERE user_id = $1 AND id = $2", 2, true},
 };
 /* clang-format on */
+
+void queries_stmt_name(const struct query *q, char out[QUERY_NAME_MAX])
+{
+	/* FNV-1a over the text and the parameter count: a name, not a security
+	 * boundary (both versions' texts are ours), so 32 bits folded from 64 do. */
+	uint64_t h = 14695981039346656037ull;
+	for (const unsigned char *s = (const unsigned char *)q->sql; *s; s++)
+		h = (h ^ *s) * 1099511628211ull;
+	h = (h ^ (uint64_t)q->nparams) * 1099511628211ull;
+	snprintf(out, QUERY_NAME_MAX, "%.30s_%08x", q->name, (unsigned)(h ^ (h >> 32)));
+}

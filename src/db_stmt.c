@@ -1,0 +1,88 @@
+/* db_stmt.c: the pool's prepared statements (--statements prepared): their
+ * names, the Parse of each sent when a connection opens, and the fall back
+ * to unnamed statements when a pooler turns out not to keep them. */
+#include "db_stmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+void db_stmt_names(struct db_pool *p)
+{
+	for (int i = 0; i < Q_COUNT; i++)
+		queries_stmt_name(&queries[i], p->stmt_name[i]);
+}
+
+/* Sends every statement's Parse up front; queries pipelined after them see them. */
+int db_stmt_prepare_all(struct db_conn *c)
+{
+	for (int i = 0; i < Q_COUNT; i++) {
+		struct db_query *q = calloc(1, sizeof *q);
+		if (q == NULL)
+			return -1;
+		q->qid = (enum query_id)i;
+		q->prepared = true;
+		if (!PQsendPrepare(c->pg, c->pool->stmt_name[i], queries[i].sql, queries[i].nparams,
+				   NULL) ||
+		    !PQpipelineSync(c->pg)) {
+			free(q);
+			return -1;
+		}
+		q->sync_after = true;
+		list_push_back(&c->inflight, &q->link);
+		c->ninflight++;
+		if (c->receiving == NULL)
+			c->receiving = q;
+	}
+	return 0;
+}
+
+/* A prepared statement the server does not have (26000), or a name it has
+ * already (42P05, on our Parse): a pooler in transaction mode that does not
+ * keep prepared statements per client (PgBouncer before 1.21, or with
+ * max_prepared_statements = 0) gave this connection another server. Said
+ * once, loudly, with the fix; from then on the pool sends unnamed statements
+ * (a parse per query, as --statements unnamed does), so requests stop
+ * failing. The query met a statement that was not there, so it did not run
+ * (a write neither): it is sent again. */
+bool db_stmt_lost(struct db_conn *c, struct db_query *q)
+{
+	struct db_pool *p = c->pool;
+	if (!q->prepared || q->res == NULL || PQresultStatus(q->res) != PGRES_FATAL_ERROR)
+		return false;
+	const char *st = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
+	if (st == NULL || (strcmp(st, "26000") != 0 && strcmp(st, "42P05") != 0))
+		return false;
+	p->statement_errors++;
+	if (p->prepared) {
+		p->prepared = false;
+		p->statements_lost = true;
+		log_error(
+		    "prepared statements lost: the pooler in front of PostgreSQL does not keep "
+		    "them",
+		    "conn=%d sqlstate=%s statement=%s fix=\"run with --statements unnamed, or "
+		    "set max_prepared_statements in PgBouncer 1.21 or later\" "
+		    "now=\"unnamed statements\"",
+		    c->index, st, p->stmt_name[q->qid]);
+	}
+	PQclear(q->res);
+	q->res = NULL;
+	if (q->done == NULL || q->owner == NULL) {
+		db_query_free(q); /* our own Parse, or a cancelled query */
+		return true;
+	}
+	list_push_front(&p->waiting, &q->link);
+	p->nwaiting++;
+	return true;
+}
+
+const char *db_degraded(const struct db_pool *p)
+{
+	return p->statements_lost
+		   ? "the pooler in front of PostgreSQL does not keep prepared statements: running "
+		     "with unnamed statements; set --statements unnamed (or "
+		     "max_prepared_statements "
+		     "in PgBouncer 1.21 or later)"
+		   : NULL;
+}
