@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USERS=1000 THREADS=100 ITEMS=10 BIG=1000000 DUR=10 WARM=2 CONNS=1000 POOL=4 ROUNDS=3
-DB=threadstore_bench PG_PORT=55470 WORK=$BENCH_DIR/.work SERVER_URL= BASE= BIN= LOADGEN=
+DB=threadstore_bench PG_PORT=25470 WORK=$BENCH_DIR/.work SERVER_URL= BASE= BIN= LOADGEN=
 WORKLOADS="w1" EXTRA=()
 SECRET=threadstore-bench-secret-not-for-production
 

@@ -503,6 +503,10 @@ void request_query(struct request *r, enum query_id qid, int n, const char *cons
 	c->query = db_submit(&c->srv->pool, qid, n + 1, v, l, on_query_done, c, &st);
 	if (c->query != NULL)
 		return;
+	if (st == DB_BAD_PARAMS) { /* a bug, logged by db_submit */
+		request_error(r, 500, "internal", "internal error");
+		return;
+	}
 	if (st == DB_QUEUE_FULL) {
 		metrics_reject(&c->srv->metrics, MR_QUEUE_FULL);
 		request_error(r, 503, "unavailable", "too many queries are waiting; retry shortly");

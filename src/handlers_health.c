@@ -17,14 +17,15 @@ void handle_healthz(struct request *r)
 
 void handle_readyz(struct request *r)
 {
+	struct server *s = request_server(r);
 	const char *why;
-	if (!server_ready(request_server(r), &why)) {
+	if (!server_ready(s, &why)) {
 		request_error(r, 503, "unavailable", why);
 		return;
 	}
 	/* Degraded but serving (the pool fell back to unnamed statements): still
 	 * ready, or every instance behind that pooler would leave the balancer. */
-	const char *why = db_degraded(&s->pool);
+	why = db_degraded(&s->pool);
 	struct reply *rep = request_reply_begin(r, 200);
 	if (why == NULL) {
 		reply_copy_str(rep, "{\"status\":\"ready\"}");
