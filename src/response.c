@@ -103,8 +103,9 @@ const char *reply_status_text(int status)
 	}
 }
 
-size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs)
+size_t reply_finish(struct reply *r, unsigned flags, uv_buf_t *bufs)
 {
+	bool keep_alive = (flags & REPLY_KEEP_ALIVE) != 0;
 	bool chunked = !r->raw_stream && r->kind != REPLY_FULL;
 	buf_reset(&r->head);
 	if (r->kind != REPLY_CHUNK) {
@@ -118,13 +119,19 @@ size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs)
 			buf_printf(&r->head, "Content-Length: %zu\r\n", r->body_len);
 		if (!keep_alive)
 			buf_puts(&r->head, "Connection: close\r\n");
+		else if (flags & REPLY_HTTP10)
+			buf_puts(&r->head, "Connection: keep-alive\r\n");
 		buf_append(&r->head, buf_rptr(&r->extra), buf_rlen(&r->extra));
 		buf_append(&r->head, "\r\n", 2);
+	}
+	size_t n = 0;
+	if (flags & REPLY_NO_BODY) {
+		bufs[n++] = uv_buf_init(r->head.data, (unsigned)r->head.len);
+		return n;
 	}
 	if (chunked && (r->body_len > 0 || r->kind == REPLY_CHUNK))
 		buf_printf(&r->head, "%zx\r\n", r->body_len); /* 0 ends the body */
 
-	size_t n = 0;
 	bufs[n++] = uv_buf_init(r->head.data, (unsigned)r->head.len);
 	for (size_t i = 0; i < r->nparts; i++) {
 		const struct reply_part *p = &r->parts[i];

@@ -36,7 +36,7 @@ static void run(const char *in, size_t len, const size_t *cuts, int ncuts, struc
 {
 	struct http_in h;
 	struct buf pending = {0};
-	http_in_init(&h, 4096, max_body);
+	http_in_init(&h, 4096, max_body, NULL);
 	memset(s, 0, sizeof *s);
 	size_t start = 0;
 	for (int k = 0; k <= ncuts && !s->error; k++) {
