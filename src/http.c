@@ -241,8 +241,9 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 			want = h->reserved + step;
 		if (want > h->max_body)
 			want = h->max_body;
-		if (reserve(h, want - h->reserved) < 0) {
-			over_budget(h);
+		if (reserve(h, want - h->reserved) < 0 &&
+		    (want = r->body.len + n, reserve(h, want - h->reserved) < 0)) {
+			over_budget(h); /* not even room for these bytes */
 			return HPE_USER;
 		}
 		buf_reserve_exact(&r->body, want - r->body.len);
