@@ -47,6 +47,11 @@ struct server {
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
     __attribute__((warn_unused_result));
 void server_shutdown(struct server *s);
+/* The part of server_start that conns need: the registry and struct conn_host
+ * (the fuzz target drives conns on socketpairs with no listener or database). */
+void server_host_init(struct server *s, uv_loop_t *loop, const struct config *cfg);
+/* Registers an accepted socket as a conn (503 past --max-connections). */
+struct conn *server_take(struct server *s, uv_os_sock_t fd);
 /* Holds a request whose token may verify once the JWKS fetch in flight ends. */
 void server_wait_for_keys(struct server *s, struct list *link);
 /* A connection closed: lets a draining server finish. */

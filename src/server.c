@@ -40,12 +40,12 @@ static const struct conn_ops conn_ops = {
     .freed = on_conn_freed,
 };
 
-static void take(struct server *s, uv_os_sock_t fd)
+static struct conn *take(struct server *s, uv_os_sock_t fd)
 {
 	struct conn *c = conn_accept(&s->host, fd);
 	if (c == NULL) {
 		log_warn("connection dropped", "conns=%d", s->nconns);
-		return;
+		return NULL;
 	}
 	list_push_back(&s->conns, &c->link);
 	s->nconns++;
@@ -54,6 +54,7 @@ static void take(struct server *s, uv_os_sock_t fd)
 		metrics_reject(&s->metrics, MR_MAX_CONNECTIONS);
 		conn_fail(c, 503, "too many connections");
 	}
+	return c;
 }
 
 static int open_spare(void)
@@ -280,9 +281,8 @@ static int bind_listener(struct server *s)
 	return 0;
 }
 
-int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
+void server_host_init(struct server *s, uv_loop_t *loop, const struct config *cfg)
 {
-	memset(s, 0, sizeof *s);
 	s->loop = loop;
 	s->cfg = cfg;
 	list_init(&s->conns);
@@ -293,6 +293,17 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	s->host.cfg = cfg;
 	s->host.ops = &conn_ops;
 	s->host.budget.limit = cfg->max_body_total;
+}
+
+struct conn *server_take(struct server *s, uv_os_sock_t fd)
+{
+	return take(s, fd);
+}
+
+int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
+{
+	memset(s, 0, sizeof *s);
+	server_host_init(s, loop, cfg);
 	if (uv_random(NULL, NULL, &s->instance_id, sizeof s->instance_id, 0, NULL) != 0)
 		s->instance_id = (uint32_t)uv_os_getpid();
 	if (auth_setup(&s->auth, cfg) < 0)
