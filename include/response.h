@@ -32,8 +32,10 @@ struct reply {
 	int status;
 	enum reply_kind kind;
 	bool raw_stream; /* HTTP/1.0 peer: no chunk framing, the close ends the body */
-	struct buf head;  /* status line and headers, built by reply_finish */
-	struct buf extra; /* extra header lines, each ending in \r\n */
+	/* The status line and the headers added so far (head_fixed bytes);
+	 * reply_finish appends the framing headers after them. */
+	struct buf head;
+	size_t head_fixed;
 	struct buf own;
 	struct reply_part *parts;
 	size_t nparts, cap;

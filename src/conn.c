@@ -229,8 +229,8 @@ static unsigned framing(const struct conn *c, bool keep)
  * does not take now is queued with uv_write. */
 static void write_out(struct conn *c, struct out *o, unsigned flags, bool try_now)
 {
-	uv_buf_t small[8];
-	uv_buf_t *bufs = o->rep.nparts + 2 <= 8
+	uv_buf_t small[64]; /* a 20-row page: 42 parts */
+	uv_buf_t *bufs = o->rep.nparts + 2 <= 64
 			     ? small
 			     : buf_xcalloc(o->rep.nparts + 2, sizeof *bufs);
 	size_t n = reply_finish(&o->rep, flags, bufs);
@@ -414,18 +414,14 @@ static size_t pending_max(const struct conn *c)
 	return c->host->cfg->max_header + PENDING_SLACK;
 }
 
-/* Parses what is pending and hands requests to the owner, one at a time,
- * until it must wait (for bytes, or for the owner's reply). */
-static void conn_drive(struct conn *c)
+/* Parses p[0..n) and hands requests to the owner, one at a time, until it
+ * must wait (for bytes, or for the owner's reply). Returns the bytes used. */
+static size_t parse(struct conn *c, const char *p, size_t n)
 {
-	if (c->driving)
-		return; /* a synchronous reply inside ops->request: the loop below goes on */
-	c->driving = true;
-	while ((c->state == CONN_IDLE || c->state == CONN_READING) && buf_rlen(&c->pending) > 0) {
+	size_t done = 0;
+	while ((c->state == CONN_IDLE || c->state == CONN_READING) && done < n) {
 		enum http_in_status st;
-		size_t used =
-		    http_in_feed(&c->in, buf_rptr(&c->pending), buf_rlen(&c->pending), &st);
-		buf_consume(&c->pending, used);
+		done += http_in_feed(&c->in, p + done, n - done, &st);
 		if (st == HTTP_IN_MORE) {
 			if (c->state == CONN_IDLE && http_in_mid_request(&c->in))
 				conn_set_state(c, CONN_READING, 0); /* the request clock starts */
@@ -438,15 +434,39 @@ static void conn_drive(struct conn *c)
 		conn_set_state(c, CONN_SERVING, 0);
 		c->host->ops->request(c); /* HTTP_IN_ERROR: c->in.error_status says why */
 	}
-	if (c->state != CONN_CLOSED) {
-		if (buf_rlen(&c->pending) == 0)
-			buf_free(&c->pending); /* idle connections hold no buffer */
-		if (!c->reading && buf_rlen(&c->pending) <= pending_max(c))
-			start_reading(c);
-		/* After EOF no more bytes come: a half-read request can never finish. */
-		if ((c->state == CONN_IDLE || c->state == CONN_READING) && c->eof)
-			conn_close(c);
+	return done;
+}
+
+/* After parsing: free an empty buffer, read again if there is room, and
+ * close after EOF when no request can complete any more. */
+static void after_parse(struct conn *c)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	if (buf_rlen(&c->pending) == 0)
+		buf_free(&c->pending); /* idle connections hold no buffer */
+	if (!c->reading && buf_rlen(&c->pending) <= pending_max(c))
+		start_reading(c);
+	/* After EOF no more bytes come: a half-read request can never finish. */
+	if ((c->state == CONN_IDLE || c->state == CONN_READING) && c->eof)
+		conn_close(c);
+}
+
+/* Serves what is pending. */
+static void conn_drive(struct conn *c)
+{
+	if (c->driving)
+		return; /* a synchronous reply inside ops->request: the loop in parse goes on */
+	c->driving = true;
+	while (c->state == CONN_IDLE || c->state == CONN_READING) {
+		size_t used = parse(c, buf_rptr(&c->pending), buf_rlen(&c->pending));
+		if (used == 0)
+			break;
+		if (c->state == CONN_CLOSED)
+			break;
+		buf_consume(&c->pending, used);
 	}
+	after_parse(c);
 	c->driving = false;
 }
 
@@ -479,6 +499,21 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	}
 	if (c->state == CONN_LINGER)
 		return; /* discard: we are only waiting for the FIN */
+	if (buf_rlen(&c->pending) == 0 && (c->state == CONN_IDLE || c->state == CONN_READING) &&
+	    !c->driving) {
+		/* The usual case: parse straight from the shared read buffer, and
+		 * keep only what is left over (a pipelined request behind a reply). */
+		c->driving = true;
+		size_t used = parse(c, b->base, (size_t)nread);
+		if (c->state != CONN_CLOSED && used < (size_t)nread)
+			buf_append(&c->pending, b->base + used, (size_t)nread - used);
+		c->driving = false;
+		if (c->state == CONN_IDLE || c->state == CONN_READING)
+			conn_drive(c); /* a reply went out synchronously: serve the leftovers */
+		else
+			after_parse(c);
+		return;
+	}
 	buf_append(&c->pending, b->base, (size_t)nread);
 	if (c->state == CONN_IDLE || c->state == CONN_READING) {
 		conn_drive(c);

@@ -99,8 +99,19 @@ static void set_request_id(struct request *r)
 		memcpy(r->request_id, h->data, h->len);
 		r->request_id[h->len] = '\0';
 	} else {
-		snprintf(r->request_id, sizeof r->request_id, "%08x-%llx", s->instance_id,
-			 (unsigned long long)++s->request_seq);
+		/* "%08x-%llx" of (instance, sequence), without printf's cost per request. */
+		static const char hex[] = "0123456789abcdef";
+		char *p = r->request_id;
+		for (int i = 7; i >= 0; i--)
+			*p++ = hex[(s->instance_id >> (i * 4)) & 15];
+		*p++ = '-';
+		uint64_t seq = ++s->request_seq;
+		int digits = 1;
+		while (digits < 16 && (seq >> (digits * 4)) != 0)
+			digits++;
+		for (int i = digits - 1; i >= 0; i--)
+			*p++ = hex[(seq >> (i * 4)) & 15];
+		*p = '\0';
 	}
 }
 

@@ -27,8 +27,8 @@ int main(void)
 	CHECK(r.nparts == 1 && r.body_len == 7); /* adjacent copies merge */
 	reply_header(&r, "X-Request-Id", "abc");
 	wire(&r, REPLY_KEEP_ALIVE, &w);
-	CHECK(strcmp(w.data, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-			     "Content-Length: 7\r\nX-Request-Id: abc\r\n\r\n{\"a\":1}") == 0);
+	CHECK(strcmp(w.data, "HTTP/1.1 200 OK\r\nX-Request-Id: abc\r\nContent-Type: application/json\r\n"
+			     "Content-Length: 7\r\n\r\n{\"a\":1}") == 0);
 	wire(&r, 0, &w);
 	CHECK(strstr(w.data, "Connection: close\r\n") != NULL);
 	wire(&r, REPLY_KEEP_ALIVE | REPLY_HTTP10, &w);
