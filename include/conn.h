@@ -7,26 +7,11 @@
  * business: the conn hands each whole request to ops->request and is told
  * back through conn_reply_send / conn_stream_* / conn_hold.
  *
- *            accept
- *              |
- *              v       first byte        whole request
- *   +------> IDLE ----------------> READING ------------> SERVING <----+
- *   |         ^                        | 408/400          |   |  ^     |
- *   |         |                        v                  |   |  |     |
- *   |         |                      (error reply)        |   v  | resume
- *   |         |                                           | KEY_WAIT   |
- *   |   written                          reply, keep-alive|            |
- *   +------ WRITING <---------------------------------+---+            |
- *             (uv_try_write took it all: straight to IDLE)             |
- *                                            stream head | drained ----+
- *                                                        v
- *                                                   STREAMING --- end, keep-alive --> IDLE/WRITING
- *                       reply or stream end, no keep-alive |
- *                                                          v
- *                                  CLOSING (last reply being written)
- *                                                          | written: FIN
- *                                                          v
- *                                         LINGER (discard until the peer's FIN) ---> CLOSED
+ *   IDLE -> READING -> SERVING [-> KEY_WAIT -> SERVING] -> reply:
+ *     keep-alive: IDLE (all written at once) or WRITING -> IDLE
+ *     stream:     STREAMING (chunk by chunk) -> IDLE / WRITING / CLOSING
+ *     otherwise:  CLOSING (being written) -> LINGER (FIN sent) -> CLOSED
+ * (the full diagram is in docs/ARCHITECTURE.md, "The connection's states").
  *
  * Timers, one per state (conn_set_state arms it; nothing else writes state):
  *   IDLE --idle-timeout--> close        READING --request-timeout--> 408
