@@ -255,7 +255,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static int on_message_complete(llhttp_t *p)
 {
 	struct http_in *h = from_parser(p);
-	h->req.keep_alive = llhttp_should_keep_alive(p);
+	/* After a CONNECT llhttp reads no more requests: close after the reply. */
+	h->req.keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
 	return HPE_PAUSED;
 }
 

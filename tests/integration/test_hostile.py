@@ -165,6 +165,16 @@ def test_upgrade_is_ignored_and_the_next_request_is_served(raw, make_token, user
     assert json.loads(body)["id"] == "thr_upg00000"
 
 
+def test_connect_is_answered_and_closed(raw):
+    c = raw()
+    c.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+           b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, headers, body = c.read_response()
+    assert status in (400, 404, 405) and json.loads(body)["error"], (status, body)
+    assert headers.get("connection") == "close"
+    assert c.wait_eof()  # no bogus second answer for the bytes after it
+
+
 # ---- row 7: HEAD -----------------------------------------------------------------------------
 
 def test_head_is_get_without_a_body_and_keeps_framing(raw, make_token, user_id):

@@ -267,6 +267,12 @@ static void test_hostile_headers(void)
 	http_in_feed(&h, up + used, strlen(up) - used, &st);
 	CHECK(st == HTTP_IN_REQUEST && h.req.url.len == 2 && memcmp(h.req.url.data, "/b", 2) == 0);
 	http_in_free(&h);
+	/* CONNECT: answered, then the connection closes (llhttp parses no more). */
+	http_in_init(&h, 4096, 1000, NULL);
+	CHECK(feed_all(&h, "CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n") ==
+	      HTTP_IN_REQUEST);
+	CHECK(!h.req.keep_alive);
+	http_in_free(&h);
 	/* Strict chunk framing: chunk data must end with CRLF. */
 	http_in_init(&h, 4096, 1000, NULL);
 	CHECK(feed_all(&h, "PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
