@@ -75,6 +75,9 @@ void http_in_init(struct http_in *h, size_t max_header, size_t max_body,
 void http_in_free(struct http_in *h);
 /* Parses up to len bytes; returns how many were consumed and sets *st. */
 size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_in_status *st);
+/* The request is answered: its body (and its share of the budget) goes now,
+ * even if the connection lingers before it closes. */
+void http_in_drop_body(struct http_in *h);
 /* After an HTTP_IN_REQUEST was served: forget it and resume parsing. */
 void http_in_next(struct http_in *h);
 /* True while a request has started but is not complete (for timeouts, EOF). */

@@ -327,6 +327,7 @@ static void end_request(struct conn *c, bool keep)
 {
 	arena_release(&c->arena);
 	c->req = NULL;
+	http_in_drop_body(&c->in); /* a lingering or slow-reading conn holds no budget */
 	if (!keep || c->host->draining) {
 		if (c->writes == 0)
 			conn_linger(c);

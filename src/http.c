@@ -316,6 +316,12 @@ size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_i
 	return pos ? (size_t)(pos - data) : len;
 }
 
+void http_in_drop_body(struct http_in *h)
+{
+	buf_free(&h->req.body);
+	unreserve(h);
+}
+
 void http_in_next(struct http_in *h)
 {
 	req_clear(&h->req);

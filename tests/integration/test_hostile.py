@@ -414,3 +414,28 @@ def test_concurrent_large_uploads_stay_within_the_budget(start_server, make_toke
     assert metric(metrics_of(srv), "threadstore_request_body_bytes") == 0
     stored = api.list_items(tid, limit=100)["data"]
     assert len(stored) == results.count(201)
+
+
+def test_budget_is_given_back_when_the_reply_is_sent_not_when_the_socket_closes(
+        start_server, make_token, user_id):
+    # Client A uploads with Connection: close and never hangs up: its conn lingers (or,
+    # reading slowly, waits up to --write-timeout), but its body's share of the budget
+    # must come back as soon as it is answered.
+    srv = start_server(["--max-body-total", str(4 << 20)])
+    tok = make_token(user_id)
+
+    def upload(tid, close):
+        doc = json.dumps(thread_doc(tid, title="x" * (3 << 20))).encode()
+        c = srv.raw()
+        c.send(("PUT /v1/threads/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+                % (tid, tok, len(doc), "Connection: close\r\n" if close else "")).encode() + doc)
+        return c, c.read_response()[0]
+
+    a, status = upload("thr_give0000", True)
+    assert status == 204
+    b, status = upload("thr_give0001", False)  # A still lingers: it has not sent its FIN
+    assert status == 204, status
+    assert metric(metrics_of(srv), "threadstore_request_body_bytes") == 0
+    a.close()
+    b.close()
