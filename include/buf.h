@@ -23,6 +23,11 @@ void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* empty, keeps the memory */
 /* Returns a pointer to at least n writable bytes at the end. */
 char *buf_reserve(struct buf *b, size_t n);
+/* The same, growing to exactly n free bytes when it must grow (a body whose
+ * size is known: no doubling slack). */
+char *buf_reserve_exact(struct buf *b, size_t n);
+/* The one out-of-memory convention: calloc or abort (see buf.c). */
+void *buf_xcalloc(size_t count, size_t size) __attribute__((malloc));
 void buf_commit(struct buf *b, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_append(struct buf *b, const void *p, size_t n);

@@ -33,12 +33,14 @@ struct config {
 	unsigned jwks_cooldown_ms; /* least time between fetches for unknown kids */
 
 	size_t max_body;
+	size_t max_body_total; /* request-body bytes held at once, all connections */
 	size_t max_header;
 	size_t max_page_bytes; /* documents in one page or export batch (at least one row) */
 	int max_connections;
 	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
 	unsigned request_timeout_ms; /* from a request's first byte to its last */
 	unsigned drain_delay_ms;     /* at shutdown: /readyz 503 but still serving */
+	unsigned write_timeout_ms;   /* a reply's reader taking no byte at all */
 	unsigned drain_timeout_ms;   /* at shutdown, for requests in flight */
 	unsigned query_timeout_ms;   /* past it: 504, and the statement is cancelled */
 	int prepared;		     /* named prepared statements (1) or unnamed (0) */

@@ -41,6 +41,8 @@ enum metrics_reject {
 	MR_REQUEST_TIMEOUT,  /* 408 */
 	MR_QUERY_TIMEOUT,    /* 504 */
 	MR_UNAUTHORIZED,     /* 401 */
+	MR_BODY_BUDGET,	     /* 503: --max-body-total reached */
+	MR_NO_FILES,	     /* 503 at accept: out of file descriptors */
 	MR_COUNT
 };
 
@@ -64,6 +66,8 @@ struct metrics_gauges {
 	unsigned long db_statement_errors; /* queries that met a lost prepared statement */
 	int draining;
 	unsigned long token_cache_hits, token_cache_misses;
+	size_t body_bytes, body_budget; /* request-body bytes reserved, and the bound */
+	unsigned long write_timeouts;
 };
 
 void metrics_request(struct metrics *m, int route, int status, double seconds, uint64_t bytes);

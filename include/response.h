@@ -32,8 +32,10 @@ struct reply {
 	int status;
 	enum reply_kind kind;
 	bool raw_stream; /* HTTP/1.0 peer: no chunk framing, the close ends the body */
-	struct buf head;  /* status line and headers, built by reply_finish */
-	struct buf extra; /* extra header lines, each ending in \r\n */
+	/* The status line and the headers added so far (head_fixed bytes);
+	 * reply_finish appends the framing headers after them. */
+	struct buf head;
+	size_t head_fixed;
 	struct buf own;
 	struct reply_part *parts;
 	size_t nparts, cap;
@@ -50,8 +52,14 @@ void reply_copy(struct reply *r, const char *p, size_t n); /* copied */
 void reply_copy_str(struct reply *r, const char *s);
 /* The reply takes ownership of res (at most one per reply). */
 void reply_keep_result(struct reply *r, PGresult *res);
+/* How the reply is framed for this peer (reply_finish flags). */
+enum {
+	REPLY_KEEP_ALIVE = 1, /* else "Connection: close" */
+	REPLY_HTTP10 = 2,     /* an HTTP/1.0 peer: keep-alive must be said */
+	REPLY_NO_BODY = 4,    /* HEAD: the headers a GET would get, no body bytes */
+};
 /* Builds the head and fills bufs (2 + nparts entries, caller-allocated). */
-size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs);
+size_t reply_finish(struct reply *r, unsigned flags, uv_buf_t *bufs);
 /* {"error":{"code":...,"message":...}} */
 void reply_error_body(struct reply *r, const char *code, const char *message);
 const char *reply_status_text(int status);

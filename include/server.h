@@ -28,18 +28,25 @@
 
 #include "auth.h"
 #include "config.h"
+#include "conn.h"
 #include "db.h"
 #include "list.h"
 #include "metrics.h"
-
-#define SERVER_READ_BUF (64 * 1024)
 
 struct server {
 	uv_loop_t *loop;
 	const struct config *cfg;
 	struct auth auth;
 	struct db_pool pool;
-	uv_tcp_t listener;
+	/* The listening socket is ours, not a uv_tcp_t's, so that accept errors
+	 * (EMFILE) reach us: libuv would close such connections silently. */
+	uv_poll_t listener;
+	uv_os_sock_t listen_fd;
+	int spare_fd;		 /* kept open to answer 503 when out of descriptors */
+	uv_timer_t accept_retry; /* out of descriptors and no spare: accept again later */
+	uint64_t emfile_logged_ms;
+	unsigned long emfile_refused;
+	struct conn_host host; /* what every conn shares (read buffer, body budget) */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t drain_timer; /* the drain delay, then the drain timeout */
 	uv_check_t start_check; /* before listening: is the instance ready yet? */
@@ -54,7 +61,6 @@ struct server {
 	struct metrics metrics;
 	uint64_t request_seq;	       /* for generated request ids */
 	uint32_t instance_id;	       /* random per process: ids from several instances differ */
-	char readbuf[SERVER_READ_BUF]; /* shared by all reads: see conn.c on_alloc */
 };
 
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
@@ -62,6 +68,11 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 void server_shutdown(struct server *s);
 /* What /readyz answers: true, or false with *why (for the 503's message). */
 bool server_ready(const struct server *s, const char **why);
+/* The part of server_start that conns need: the registry and struct conn_host
+ * (the fuzz target drives conns on socketpairs with no listener or database). */
+void server_host_init(struct server *s, uv_loop_t *loop, const struct config *cfg);
+/* Registers an accepted socket as a conn (503 past --max-connections). */
+struct conn *server_take(struct server *s, uv_os_sock_t fd);
 /* Holds a request whose token may verify once the JWKS fetch in flight ends. */
 void server_wait_for_keys(struct server *s, struct list *link);
 /* A connection closed: lets a draining server finish. */

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 dir=$1; shift
 echo "build: $dir/"
-cmake -S . -B "$dir" "$@"
+# Warnings are errors in development and CI builds (a user's own cmake call is lenient).
+cmake -S . -B "$dir" -DTHREADSTORE_WERROR=ON "$@"
 cmake --build "$dir" -j"$(nproc 2>/dev/null || echo 2)"

@@ -86,11 +86,16 @@ step "bench smoke" env THREADSTORE_BIN="$PWD/build-asan/threadstore" \
 fuzz_smoke() {
     CC=clang bash scripts/build.sh build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DTHREADSTORE_FUZZ=ON >/dev/null
-    local corpus
+    local corpus rc=0
     corpus=$(mktemp -d)
-    ./build-fuzz/fuzz_http -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
-        -print_final_stats=1 "$corpus" tests/fuzz/corpus 2>&1 | tail -n 12
-    local rc=${PIPESTATUS[0]}
+    # The whole connection (conn + dispatch + handlers, no database), then the parser alone.
+    ./build-fuzz/fuzz_conn -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
+        -print_final_stats=1 "$corpus" tests/fuzz/corpus_conn 2>&1 | tail -n 6
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+    rm -rf "$corpus" && corpus=$(mktemp -d)
+    ./build-fuzz/fuzz_http -max_total_time="${FUZZ_HTTP_SECONDS:-10}" -max_len=4096 \
+        -print_final_stats=1 "$corpus" tests/fuzz/corpus 2>&1 | tail -n 6
+    [ "${PIPESTATUS[0]}" = 0 ] || rc=1
     rm -rf "$corpus"
     return "$rc"
 }

@@ -48,6 +48,11 @@ struct cache_entry {
 struct auth_cache {
 	unsigned gen;
 	unsigned long hits, misses;
+	/* SHA256() looks its algorithm up in OpenSSL 3's provider tables on every
+	 * call (EVP_MD_fetch: a third of its ~11,000 instructions under callgrind,
+	 * bench/callgrind.sh): fetch it once, and reuse one context. */
+	EVP_MD *sha256;
+	EVP_MD_CTX *ctx;
 	struct cache_entry e[CACHE_SLOTS];
 };
 
@@ -55,7 +60,10 @@ struct auth_cache {
 static struct cache_entry *cache_slot(struct auth_cache *c, const char *tok, size_t n,
 				      unsigned char d[SHA256_DIGEST_LENGTH])
 {
-	SHA256((const unsigned char *)tok, n, d);
+	unsigned dl;
+	if (EVP_DigestInit_ex2(c->ctx, c->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(c->ctx, tok, n) != 1 || EVP_DigestFinal_ex(c->ctx, d, &dl) != 1)
+		SHA256((const unsigned char *)tok, n, d); /* cannot happen; stay correct anyway */
 	unsigned i;
 	memcpy(&i, d, sizeof i);
 	return &c->e[i & (CACHE_SLOTS - 1)];
@@ -94,6 +102,10 @@ void auth_enable_cache(struct auth *a)
 	if (a->cache == NULL)
 		abort();   /* as buf.c */
 	a->cache->gen = 1; /* zeroed entries are never valid */
+	a->cache->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	a->cache->ctx = EVP_MD_CTX_new();
+	if (a->cache->sha256 == NULL || a->cache->ctx == NULL)
+		abort();
 }
 
 void auth_cache_stats(const struct auth *a, unsigned long *hits, unsigned long *misses)
@@ -183,6 +195,10 @@ void auth_close(struct auth *a)
 		a->fetch = NULL;
 	}
 	auth_set_keys(a, NULL);
+	if (a->cache != NULL) {
+		EVP_MD_free(a->cache->sha256);
+		EVP_MD_CTX_free(a->cache->ctx);
+	}
 	free(a->cache);
 	a->cache = NULL;
 }

@@ -10,6 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void out_of_memory(void)
+{
+	fputs("threadstore: out of memory\n", stderr);
+	abort();
+}
+
+void *buf_xcalloc(size_t count, size_t size)
+{
+	void *p = calloc(count, size);
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
 void buf_free(struct buf *b)
 {
 	free(b->data);
@@ -38,12 +52,29 @@ char *buf_reserve(struct buf *b, size_t n)
 	while (cap - b->len < n)
 		cap *= 2;
 	char *p = realloc(b->data, cap);
-	if (p == NULL) {
-		fputs("threadstore: out of memory\n", stderr);
-		abort();
-	}
+	if (p == NULL)
+		out_of_memory();
 	b->data = p;
 	b->cap = cap;
+	return b->data + b->len;
+}
+
+char *buf_reserve_exact(struct buf *b, size_t n)
+{
+	if (b->cap - b->len >= n)
+		return b->data + b->len;
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		if (b->cap - b->len >= n)
+			return b->data + b->len;
+	}
+	char *p = realloc(b->data, b->len + n);
+	if (p == NULL)
+		out_of_memory();
+	b->data = p;
+	b->cap = b->len + n;
 	return b->data + b->len;
 }
 

@@ -42,7 +42,9 @@ static const struct option_def options[] = {
     {"--jwt-algs", "THREADSTORE_JWT_ALGS",
      "accepted algs, comma-separated (default: EdDSA,ES256,ES384,ES512,RS256,PS256 with a "
      "JWKS, HS256 with a secret)"},
-    {"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 1048576)"},
+    {"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 67108864)"},
+    {"--max-body-total", "THREADSTORE_MAX_BODY_TOTAL",
+     "request-body bytes held at once, all connections, before 503 (default 268435456)"},
     {"--max-header", "THREADSTORE_MAX_HEADER",
      "request line + headers limit in bytes (default 16384)"},
     {"--max-page-bytes", "THREADSTORE_MAX_PAGE_BYTES",
@@ -55,6 +57,8 @@ static const struct option_def options[] = {
     {"--drain-delay", "THREADSTORE_DRAIN_DELAY",
      "seconds after SIGTERM with /readyz 503 but still serving, so a load balancer "
      "takes the instance out first (default 5)"},
+    {"--write-timeout", "THREADSTORE_WRITE_TIMEOUT",
+     "seconds a client may take no byte of its response (default 30)"},
     {"--drain-timeout", "THREADSTORE_DRAIN_TIMEOUT",
      "seconds for requests in flight after the drain delay (default 10)"},
     {"--query-timeout", "THREADSTORE_QUERY_TIMEOUT",
@@ -183,6 +187,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1024, 1L << 30, &n) < 0)
 			return -1;
 		cfg->max_body = (size_t)n;
+	} else if (strcmp(flag, "--max-body-total") == 0) {
+		if (parse_long(flag, v, 1024, 1L << 40, &n) < 0)
+			return -1;
+		cfg->max_body_total = (size_t)n;
 	} else if (strcmp(flag, "--max-header") == 0) {
 		if (parse_long(flag, v, 1024, 1L << 20, &n) < 0)
 			return -1;
@@ -203,6 +211,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1, 3600, &n) < 0)
 			return -1;
 		cfg->request_timeout_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--write-timeout") == 0) {
+		if (parse_long(flag, v, 1, 3600, &n) < 0)
+			return -1;
+		cfg->write_timeout_ms = (unsigned)n * 1000;
 	} else if (strcmp(flag, "--query-timeout") == 0) {
 		if (parse_long(flag, v, 1, 3600, &n) < 0)
 			return -1;
@@ -302,7 +314,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->pool_size = 4;
 	cfg->pipeline_depth = 64;
 	cfg->max_queue = 4096;
-	cfg->max_body = 1 << 20;
+	/* ChatKit streams generated images as data: URLs (1.2 MB to 10+ MB per
+	 * item); 64 MiB leaves room, and --max-body-total bounds the sum. */
+	cfg->max_body = 64u << 20;
+	cfg->max_body_total = 256u << 20;
 	cfg->max_header = 16 << 10;
 	cfg->max_page_bytes = 8 << 20;
 	cfg->max_connections = 20000;
@@ -315,6 +330,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	 * fastinter were not set; 5 s covers that with room for a check that
 	 * was slow or a balancer with inter 2s fall 2 (docs/DEPLOY.md). */
 	cfg->drain_delay_ms = 5000;
+	cfg->write_timeout_ms = 30000;
 	cfg->drain_timeout_ms = 10000;
 	cfg->query_timeout_ms = 10000;
 	cfg->prepared = 1;

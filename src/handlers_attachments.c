@@ -1,6 +1,6 @@
 /* handlers_attachments.c: save_attachment, load_attachment, delete_attachment
  * (metadata only; the bytes live wherever the backend's AttachmentStore puts them). */
-#include "conn.h"
+#include "request.h"
 #include "db.h"
 #include "doc.h"
 #include "handlers.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "request.h"
 #include "db.h"
 #include "handlers.h"
 
@@ -20,6 +20,13 @@
 #define EXPORT_BATCH_MIN 1
 #define EXPORT_BATCH_MAX 1000
 #define EXPORT_BATCH_FIRST 200 /* rows asked for first; the bytes cap still holds */
+
+/* The keyset position (created_us, seq) as text, and progress; in the arena. */
+struct export_state {
+	char us[24], seq[24];
+	long rows;
+	int batch;
+};
 
 static void export_next(struct request *r);
 
@@ -35,25 +42,26 @@ static void on_rows(struct request *r, PGresult *res)
 		request_stream_abort(r, "an export batch failed");
 		return;
 	}
+	struct export_state *x = request_state(r, sizeof *x);
 	int n = PQntuples(res);
 	/* All rows the scan found were kept (no byte cut) and fewer than asked: the end. */
-	bool last = n == 0 || (atol(PQgetvalue(res, 0, 3)) == n && n < r->export_batch);
+	bool last = n == 0 || (atol(PQgetvalue(res, 0, 3)) == n && n < x->batch);
 	size_t bytes = 0;
 	struct reply *rep = request_reply_begin(r, 200);
 	for (int i = 0; i < n; i++) {
-		if (r->export_rows++ > 0)
+		if (x->rows++ > 0)
 			reply_copy(rep, ",", 1);
 		size_t len = (size_t)PQgetlength(res, i, 0);
 		reply_ref(rep, PQgetvalue(res, i, 0), len);
 		bytes += len;
 	}
 	if (n > 0) {
-		snprintf(r->export_us, sizeof r->export_us, "%s", PQgetvalue(res, n - 1, 1));
-		snprintf(r->export_seq, sizeof r->export_seq, "%s", PQgetvalue(res, n - 1, 2));
+		snprintf(x->us, sizeof x->us, "%s", PQgetvalue(res, n - 1, 1));
+		snprintf(x->seq, sizeof x->seq, "%s", PQgetvalue(res, n - 1, 2));
 		/* Aim the next batch at EXPORT_BATCH_BYTES of documents. */
 		size_t avg = bytes / (size_t)n + 1;
 		long want = (long)(EXPORT_BATCH_BYTES / avg);
-		r->export_batch = want < EXPORT_BATCH_MIN   ? EXPORT_BATCH_MIN
+		x->batch = want < EXPORT_BATCH_MIN   ? EXPORT_BATCH_MIN
 				  : want > EXPORT_BATCH_MAX ? EXPORT_BATCH_MAX
 							    : (int)want;
 	}
@@ -65,12 +73,12 @@ static void on_rows(struct request *r, PGresult *res)
 
 static void export_next(struct request *r)
 {
+	struct export_state *x = request_state(r, sizeof *x);
 	char batch[16], bytes[24];
-	int bl = snprintf(batch, sizeof batch, "%d", r->export_batch);
+	int bl = snprintf(batch, sizeof batch, "%d", x->batch);
 	int yl = snprintf(bytes, sizeof bytes, "%d", EXPORT_BATCH_BYTES);
-	const char *p[] = {r->id.data, r->export_us, r->export_seq, batch, bytes};
-	const int l[] = {(int)r->id.len, (int)strlen(r->export_us), (int)strlen(r->export_seq), bl,
-			 yl};
+	const char *p[] = {r->id.data, x->us, x->seq, batch, bytes};
+	const int l[] = {(int)r->id.len, (int)strlen(x->us), (int)strlen(x->seq), bl, yl};
 	request_query(r, Q_ITEMS_EXPORT, 5, p, l, on_rows);
 }
 
@@ -90,10 +98,11 @@ static void on_thread(struct request *r, PGresult *res)
 	reply_ref(rep, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	reply_copy_str(rep, ",\"items\":[");
 	reply_keep_result(rep, res);
-	strcpy(r->export_us, "-9223372036854775808");
-	strcpy(r->export_seq, "-1");
-	r->export_rows = 0;
-	r->export_batch = EXPORT_BATCH_FIRST;
+	struct export_state *x = request_state(r, sizeof *x);
+	strcpy(x->us, "-9223372036854775808");
+	strcpy(x->seq, "-1");
+	x->rows = 0;
+	x->batch = EXPORT_BATCH_FIRST;
 	request_stream_send(r, export_next);
 }
 

@@ -1,7 +1,7 @@
 /* handlers_health.c: liveness and readiness, for the load balancer. */
 #include <string.h>
 
-#include "conn.h"
+#include "request.h"
 #include "db.h"
 #include "handlers.h"
 #include "metrics.h"
@@ -51,6 +51,9 @@ void handle_metrics(struct request *r)
 	    .db_statements_lost = s->pool.statements_lost,
 	    .db_statement_errors = s->pool.statement_errors,
 	    .draining = s->draining,
+	    .body_bytes = s->host.budget.used,
+	    .body_budget = s->host.budget.limit,
+	    .write_timeouts = s->host.write_timeouts,
 	};
 	db_gauges(&s->pool, &g.queries_in_flight, &g.queries_waiting);
 	auth_cache_stats(&s->auth, &g.token_cache_hits, &g.token_cache_misses);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conn.h"
+#include "request.h"
 #include "db.h"
 #include "doc.h"
 #include "handlers.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "request.h"
 #include "db.h"
 #include "doc.h"
 #include "handlers.h"

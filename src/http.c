@@ -10,8 +10,11 @@
 
 enum { H_OTHER, H_AUTHORIZATION, H_CONTENT_TYPE, H_REQUEST_ID, H_EXPECT };
 
-/* Longest value we keep for the small headers; longer ones are a 400/431. */
+/* Longest value we keep for Content-Type and X-Request-Id. Longer ones are
+ * not errors of the framing: the request id is replaced, the type is not JSON. */
 #define SMALL_HEADER_MAX 256
+/* A chunked body's buffer (and its reservation) grows at least by this much. */
+#define BODY_STEP (64u << 10)
 
 static struct http_in *from_parser(llhttp_t *p)
 {
@@ -34,6 +37,34 @@ static int count_header_bytes(struct http_in *h, size_t n)
 	return 0;
 }
 
+static void unreserve(struct http_in *h)
+{
+	if (h->budget != NULL)
+		h->budget->used -= h->reserved;
+	h->reserved = 0;
+}
+
+/* Takes n more bytes of the shared budget for this request's body. */
+static int reserve(struct http_in *h, size_t n)
+{
+	if (h->budget != NULL) {
+		if (h->budget->limit - h->budget->used < n)
+			return -1;
+		h->budget->used += n;
+	}
+	h->reserved += n;
+	return 0;
+}
+
+static int over_budget(struct http_in *h)
+{
+	buf_free(&h->req.body);
+	unreserve(h);
+	h->req.keep_alive = false;
+	h->req.over_budget = true;
+	return fail(h, 503, "too many request bodies are being received; retry shortly");
+}
+
 static void req_clear(struct http_req *r)
 {
 	buf_free(&r->url);
@@ -48,7 +79,9 @@ static int on_message_begin(llhttp_t *p)
 {
 	struct http_in *h = from_parser(p);
 	req_clear(&h->req);
+	unreserve(h);
 	h->header_bytes = 0;
+	h->seen = 0;
 	h->cur = H_OTHER;
 	h->field_len = 0;
 	h->headers_done = false;
@@ -89,10 +122,23 @@ static int on_header_field_complete(llhttp_t *p)
 	};
 	struct http_in *h = from_parser(p);
 	h->cur = H_OTHER;
+	if (h->headers_done) {
+		/* A chunked trailer: never lets a field we act on in after the fact. */
+		h->field_len = 0;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++)
 		if (h->field_len == strlen(tracked[i].name) &&
 		    strncasecmp(h->field, tracked[i].name, h->field_len) == 0)
 			h->cur = tracked[i].id;
+	h->field_len = 0;
+	if (h->cur != H_OTHER) {
+		/* Two Authorization lines would be joined into one value by a proxy
+		 * and not by us (or the reverse): refuse to pick one. */
+		if (h->seen & (1u << h->cur))
+			return fail(h, 400, "a header field we use appears twice");
+		h->seen |= 1u << h->cur;
+	}
 	return 0;
 }
 
@@ -112,20 +158,23 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 	if (count_header_bytes(h, n))
 		return HPE_USER;
 	if (h->cur == H_EXPECT) {
-		/* Only "100-continue" matters; compare on completion via field[]. */
-		if (n <= sizeof h->field - 1) {
-			memcpy(h->field, at, n); /* field[] is free once the name is classified */
-			h->field_len = n;
-		} else {
-			h->field_len = sizeof h->field + 1;
-		}
+		/* Only "100-continue" matters; the value may come in several spans.
+		 * field[] is free once the name is classified. */
+		if (h->field_len + n <= sizeof h->field)
+			memcpy(h->field + h->field_len, at, n);
+		h->field_len += n;
 		return 0;
 	}
 	struct buf *b = value_buf(h);
 	if (b == NULL)
 		return 0;
-	if (h->cur != H_AUTHORIZATION && buf_rlen(b) + n > SMALL_HEADER_MAX)
-		return fail(h, 431, "a header value is too large");
+	if (h->cur != H_AUTHORIZATION && buf_rlen(b) + n > SMALL_HEADER_MAX) {
+		if (h->cur == H_CONTENT_TYPE)
+			h->req.content_type_bad = true;
+		buf_free(b); /* a request id is replaced, a type is answered 415 */
+		h->cur = H_OTHER;
+		return 0;
+	}
 	buf_append(b, at, n);
 	return 0;
 }
@@ -147,12 +196,28 @@ static int on_headers_complete(llhttp_t *p)
 	struct http_req *r = &h->req;
 	h->headers_done = true;
 	r->method = llhttp_get_method(p);
+	r->head = r->method == HTTP_HEAD;
+	r->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
+	/* We speak HTTP/1.1 only: an Upgrade (h2c, websocket) is ignored and the
+	 * request answered as it is, so the connection stays in step. CONNECT has
+	 * no route; llhttp stops after it and the caller closes. */
+	if (r->method != HTTP_CONNECT)
+		p->upgrade = 0;
 	r->keep_alive = llhttp_should_keep_alive(p);
 	r->has_body = (p->flags & (F_CONTENT_LENGTH | F_CHUNKED)) != 0;
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > h->max_body) {
 		r->body_too_large = true;
 		r->keep_alive = false;
 		return HPE_PAUSED; /* answer now; the body is never read */
+	}
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+		/* The whole body is reserved now, and stored in one exact allocation. */
+		size_t n = (size_t)p->content_length;
+		if (reserve(h, n) < 0) {
+			over_budget(h);
+			return HPE_PAUSED; /* answered at once; the body is never read */
+		}
+		buf_reserve_exact(&r->body, n);
 	}
 	return 0;
 }
@@ -163,9 +228,25 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 	struct http_req *r = &h->req;
 	if (buf_rlen(&r->body) + n > h->max_body) {
 		buf_free(&r->body);
+		unreserve(h);
 		r->body_too_large = true;
 		r->keep_alive = false;
 		return HPE_PAUSED;
+	}
+	if (r->body.len + n > h->reserved) {
+		/* Chunked: grow the buffer and its reservation together, so the
+		 * budget counts the memory actually held. */
+		size_t want = r->body.len + n, step = h->reserved < BODY_STEP ? BODY_STEP : h->reserved;
+		if (want < h->reserved + step)
+			want = h->reserved + step;
+		if (want > h->max_body)
+			want = h->max_body;
+		if (reserve(h, want - h->reserved) < 0 &&
+		    (want = r->body.len + n, reserve(h, want - h->reserved) < 0)) {
+			over_budget(h); /* not even room for these bytes */
+			return HPE_USER;
+		}
+		buf_reserve_exact(&r->body, want - r->body.len);
 	}
 	buf_append(&r->body, at, n);
 	return 0;
@@ -174,7 +255,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static int on_message_complete(llhttp_t *p)
 {
 	struct http_in *h = from_parser(p);
-	h->req.keep_alive = llhttp_should_keep_alive(p);
+	/* After a CONNECT llhttp reads no more requests: close after the reply. */
+	h->req.keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
 	return HPE_PAUSED;
 }
 
@@ -190,17 +272,20 @@ static const llhttp_settings_t settings = {
     .on_message_complete = on_message_complete,
 };
 
-void http_in_init(struct http_in *h, size_t max_header, size_t max_body)
+void http_in_init(struct http_in *h, size_t max_header, size_t max_body,
+		  struct http_budget *budget)
 {
 	memset(h, 0, sizeof *h);
 	llhttp_init(&h->parser, HTTP_REQUEST, &settings);
 	h->max_header = max_header;
 	h->max_body = max_body;
+	h->budget = budget;
 }
 
 void http_in_free(struct http_in *h)
 {
 	req_clear(&h->req);
+	unreserve(h);
 }
 
 size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_in_status *st)
@@ -209,18 +294,21 @@ size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_i
 	switch (e) {
 	case HPE_OK: *st = HTTP_IN_MORE; return len;
 	case HPE_PAUSED:
+		if (h->error_status != 0)
+			break; /* paused by a failing callback (over the budget) */
 		*st = HTTP_IN_REQUEST;
 		return (size_t)(llhttp_get_error_pos(&h->parser) - data);
 	case HPE_PAUSED_UPGRADE:
 	case HPE_PAUSED_H2_UPGRADE:
-		/* We speak only HTTP/1.1: serve the request, then close. */
+		/* Only CONNECT gets here (on_headers_complete): serve it (405), then close. */
 		h->req.keep_alive = false;
 		*st = HTTP_IN_REQUEST;
 		return (size_t)(llhttp_get_error_pos(&h->parser) - data);
-	case HPE_USER: break;
 	default:
-		h->error_status = 400;
-		h->error_msg = "malformed HTTP request";
+		if (h->error_status == 0) { /* else a callback of ours failed (fail()) */
+			h->error_status = 400;
+			h->error_msg = "malformed HTTP request";
+		}
 		break;
 	}
 	*st = HTTP_IN_ERROR;
@@ -228,9 +316,17 @@ size_t http_in_feed(struct http_in *h, const char *data, size_t len, enum http_i
 	return pos ? (size_t)(pos - data) : len;
 }
 
+void http_in_drop_body(struct http_in *h)
+{
+	buf_free(&h->req.body);
+	unreserve(h);
+}
+
 void http_in_next(struct http_in *h)
 {
 	req_clear(&h->req);
+	unreserve(h);
+	h->seen = 0;
 	h->headers_done = false;
 	h->started = false;
 	h->header_bytes = 0;

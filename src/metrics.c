@@ -12,6 +12,7 @@ static const int status_code[MS_COUNT] = {
 static const char *const reject_name[MR_COUNT] = {
     "queue_full",  "no_database",     "max_connections", "body_too_large", "header_too_large",
     "bad_request", "request_timeout", "query_timeout",	 "unauthorized",
+    "body_budget", "no_file_descriptors",
 };
 
 static int status_index(int status)
@@ -129,4 +130,18 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int
 	    g->queries_waiting, g->db_up, g->db_total, g->db_reconnects, g->db_statements_lost,
 	    g->db_statement_errors, g->draining,
 	    g->token_cache_hits, g->token_cache_misses);
+	buf_printf(out,
+		   "# HELP threadstore_request_body_bytes Request-body bytes held, all "
+		   "connections.\n"
+		   "# TYPE threadstore_request_body_bytes gauge\n"
+		   "threadstore_request_body_bytes %zu\n"
+		   "# HELP threadstore_request_body_budget_bytes The bound on them "
+		   "(--max-body-total).\n"
+		   "# TYPE threadstore_request_body_budget_bytes gauge\n"
+		   "threadstore_request_body_budget_bytes %zu\n"
+		   "# HELP threadstore_write_timeouts_total Connections closed because the client "
+		   "took no byte of its response for --write-timeout.\n"
+		   "# TYPE threadstore_write_timeouts_total counter\n"
+		   "threadstore_write_timeouts_total %lu\n",
+		   g->body_bytes, g->body_budget, g->write_timeouts);
 }

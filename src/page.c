@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "request.h"
 #include "server.h"
 
 int page_params(struct request *r, bool default_desc, bool *desc)
@@ -42,9 +42,8 @@ int page_params(struct request *r, bool default_desc, bool *desc)
 	if (found > 0)
 		*desc = v.len == 4;
 	found = router_query_param(q, "after", &r->after);
-	if (found < 0 || r->after.len > 255 ||
-	    (r->after.len && memchr(r->after.data, '\0', r->after.len))) {
-		why = "after must be an id of 1 to 255 bytes";
+	if (found < 0 || r->after.len > 255 || !request_text_ok(r->after.data, r->after.len)) {
+		why = "after must be an id of 1 to 255 bytes of UTF-8";
 		goto out;
 	}
 	rc = 0;

@@ -15,7 +15,6 @@ void reply_init(struct reply *r, int status)
 void reply_free(struct reply *r)
 {
 	buf_free(&r->head);
-	buf_free(&r->extra);
 	buf_free(&r->own);
 	free(r->parts);
 	if (r->res)
@@ -23,18 +22,50 @@ void reply_free(struct reply *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* Decimal digits of v, without printf (this runs for every response). */
+static void put_uint(struct buf *b, size_t v, unsigned base)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v > 0);
+	char *p = buf_reserve(b, (size_t)n);
+	for (int i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	buf_commit(b, (size_t)n);
+}
+
+/* The status line opens the head; headers follow it as they are added. */
+static void start_head(struct reply *r)
+{
+	if (r->head_fixed > 0)
+		return;
+	buf_reset(&r->head);
+	buf_append(&r->head, "HTTP/1.1 ", 9);
+	put_uint(&r->head, (size_t)r->status, 10);
+	buf_putc(&r->head, ' ');
+	buf_puts(&r->head, reply_status_text(r->status));
+	buf_append(&r->head, "\r\n", 2);
+	r->head_fixed = r->head.len;
+}
+
 void reply_header(struct reply *r, const char *name, const char *value)
 {
-	buf_puts(&r->extra, name);
-	buf_append(&r->extra, ": ", 2);
-	buf_puts(&r->extra, value);
-	buf_append(&r->extra, "\r\n", 2);
+	start_head(r);
+	r->head.len = r->head_fixed; /* after a reply_finish: drop its framing lines */
+	buf_puts(&r->head, name);
+	buf_append(&r->head, ": ", 2);
+	buf_puts(&r->head, value);
+	buf_append(&r->head, "\r\n", 2);
+	r->head_fixed = r->head.len;
 }
 
 static struct reply_part *add_part(struct reply *r)
 {
 	if (r->nparts == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 8;
+		size_t cap = r->cap ? r->cap * 2 : 48; /* a 20-row page in one allocation */
 		struct reply_part *p = realloc(r->parts, cap * sizeof *p);
 		if (p == NULL)
 			abort(); /* see buf.c: allocation failure is fatal */
@@ -103,28 +134,43 @@ const char *reply_status_text(int status)
 	}
 }
 
-size_t reply_finish(struct reply *r, bool keep_alive, uv_buf_t *bufs)
+size_t reply_finish(struct reply *r, unsigned flags, uv_buf_t *bufs)
 {
+	bool keep_alive = (flags & REPLY_KEEP_ALIVE) != 0;
 	bool chunked = !r->raw_stream && r->kind != REPLY_FULL;
-	buf_reset(&r->head);
 	if (r->kind != REPLY_CHUNK) {
-		buf_printf(&r->head, "HTTP/1.1 %d %s\r\n", r->status,
-			   reply_status_text(r->status));
-		if (r->status != 204 && (r->body_len > 0 || r->kind == REPLY_STREAM_HEAD))
-			buf_printf(&r->head, "Content-Type: %s\r\n", r->content_type);
-		if (r->kind == REPLY_STREAM_HEAD && chunked)
+		start_head(r);
+		r->head.len = r->head_fixed; /* finish may run again (tests) */
+		if (r->status != 204 && (r->body_len > 0 || r->kind == REPLY_STREAM_HEAD)) {
+			buf_append(&r->head, "Content-Type: ", 14);
+			buf_puts(&r->head, r->content_type);
+			buf_append(&r->head, "\r\n", 2);
+		}
+		if (r->kind == REPLY_STREAM_HEAD && chunked) {
 			buf_puts(&r->head, "Transfer-Encoding: chunked\r\n");
-		else if (r->status != 204 && r->kind == REPLY_FULL)
-			buf_printf(&r->head, "Content-Length: %zu\r\n", r->body_len);
+		} else if (r->status != 204 && r->kind == REPLY_FULL) {
+			buf_append(&r->head, "Content-Length: ", 16);
+			put_uint(&r->head, r->body_len, 10);
+			buf_append(&r->head, "\r\n", 2);
+		}
 		if (!keep_alive)
 			buf_puts(&r->head, "Connection: close\r\n");
-		buf_append(&r->head, buf_rptr(&r->extra), buf_rlen(&r->extra));
+		else if (flags & REPLY_HTTP10)
+			buf_puts(&r->head, "Connection: keep-alive\r\n");
+		buf_append(&r->head, "\r\n", 2);
+	} else {
+		buf_reset(&r->head);
+	}
+	size_t n = 0;
+	if (flags & REPLY_NO_BODY) {
+		bufs[n++] = uv_buf_init(r->head.data, (unsigned)r->head.len);
+		return n;
+	}
+	if (chunked && (r->body_len > 0 || r->kind == REPLY_CHUNK)) {
+		put_uint(&r->head, r->body_len, 16); /* 0 ends the body */
 		buf_append(&r->head, "\r\n", 2);
 	}
-	if (chunked && (r->body_len > 0 || r->kind == REPLY_CHUNK))
-		buf_printf(&r->head, "%zx\r\n", r->body_len); /* 0 ends the body */
 
-	size_t n = 0;
 	bufs[n++] = uv_buf_init(r->head.data, (unsigned)r->head.len);
 	for (size_t i = 0; i < r->nparts; i++) {
 		const struct reply_part *p = &r->parts[i];

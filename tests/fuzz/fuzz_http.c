@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *in = (const char *)data + 1;
 	size_t len = size - 1;
 	struct http_in h;
-	http_in_init(&h, 4096, 65536);
+	http_in_init(&h, 4096, 65536, NULL);
 	size_t pos = 0;
 	int served = 0;
 	for (int piece = 0; piece < 2 && served < 64; piece++) {

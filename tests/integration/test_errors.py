@@ -149,12 +149,21 @@ def test_large_document_within_default_limit(api):
     assert api.list_items(tid)["data"] == [it]
 
 
-def test_over_default_limit_413(api):
+def test_default_limit_takes_chatkit_images_and_refuses_past_64_mib(api, raw, make_token,
+                                                                   user_id):
+    # A generated image as a data: URL is 1.2 MB to 10+ MB (issue 9): stored.
     tid = "thr_413d0000"
-    doc = thread_doc(tid, title="x" * (1024 * 1024 + 10))
-    r = api.put("/v1/threads/" + tid, doc)
-    check_error(r, 413, "payload_too_large")
-    check_error(api.get("/v1/threads/" + tid), 404)
+    doc = thread_doc(tid, title="x" * (2 * 1024 * 1024 + 10))
+    assert api.put("/v1/threads/" + tid, doc).status == 204
+    assert api.get("/v1/threads/" + tid).json == doc
+    # Past the default --max-body (64 MiB): 413 from the Content-Length alone.
+    c = raw()
+    c.send(("PUT /v1/threads/thr_413d0001 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (make_token(user_id), 64 * 1024 * 1024 + 1)).encode())
+    status, _, headers, body = c.read_response()
+    assert status == 413 and headers.get("connection") == "close", (status, headers)
+    check_error(api.get("/v1/threads/thr_413d0001"), 404)
 
 
 def test_large_page(api):

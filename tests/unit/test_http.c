@@ -36,7 +36,7 @@ static void run(const char *in, size_t len, const size_t *cuts, int ncuts, struc
 {
 	struct http_in h;
 	struct buf pending = {0};
-	http_in_init(&h, 4096, max_body);
+	http_in_init(&h, 4096, max_body, NULL);
 	memset(s, 0, sizeof *s);
 	size_t start = 0;
 	for (int k = 0; k <= ncuts && !s->error; k++) {
@@ -176,11 +176,120 @@ static void test_keep_alive_rules(void)
 	CHECK(s.n == 1 && s.keep[0]);
 }
 
+/* Feeds one whole input to h; returns the status of the first stop. */
+static enum http_in_status feed_all(struct http_in *h, const char *in)
+{
+	enum http_in_status st = HTTP_IN_MORE;
+	http_in_feed(h, in, strlen(in), &st);
+	return st;
+}
+
+static void test_body_budget(void)
+{
+	struct http_budget b = {.limit = 100, .used = 0};
+	struct http_in h1, h2;
+	http_in_init(&h1, 4096, 1000, &b);
+	http_in_init(&h2, 4096, 1000, &b);
+	/* Content-Length is reserved whole, at the headers. */
+	CHECK(feed_all(&h1, "PUT /a HTTP/1.1\r\nContent-Length: 60\r\n\r\n") == HTTP_IN_MORE);
+	CHECK(b.used == 60);
+	/* A second body that does not fit the rest: 503, and nothing held. */
+	CHECK(feed_all(&h2, "PUT /b HTTP/1.1\r\nContent-Length: 50\r\n\r\n") == HTTP_IN_ERROR);
+	CHECK(h2.error_status == 503 && h2.req.over_budget && b.used == 60);
+	/* Dropping the answered request's body gives its bytes back (conn.c does
+	 * it for every answered request, lingering or not). */
+	http_in_drop_body(&h1);
+	CHECK(b.used == 0 && h1.req.body.data == NULL);
+	http_in_free(&h1);
+	CHECK(b.used == 0);
+	http_in_free(&h2);
+	/* Chunked bodies reserve as they grow, and fail past the budget. */
+	http_in_init(&h1, 4096, 1000, &b);
+	CHECK(feed_all(&h1, "PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			    "a\r\n0123456789\r\n") == HTTP_IN_MORE);
+	CHECK(b.used >= 10 && b.used <= 100);
+	http_in_free(&h1);
+	CHECK(b.used == 0);
+	b.limit = 1 << 20;
+	http_in_init(&h1, 4096, 1 << 20, &b);
+	b.limit = 70000; /* room for the first step (64 KiB), not the second */
+	CHECK(feed_all(&h1, "PUT /d HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+	      HTTP_IN_MORE);
+	char chunk[8192 + 16];
+	int n = snprintf(chunk, sizeof chunk, "2000\r\n");
+	memset(chunk + n, 'x', 8192);
+	memcpy(chunk + n + 8192, "\r\n", 3);
+	enum http_in_status st = HTTP_IN_MORE;
+	for (int i = 0; i < 16 && st == HTTP_IN_MORE; i++)
+		st = feed_all(&h1, chunk);
+	CHECK(st == HTTP_IN_ERROR && h1.error_status == 503 && b.used == 0);
+	http_in_free(&h1);
+}
+
+static void test_hostile_headers(void)
+{
+	struct http_in h;
+	/* Trailers never set a field we act on. */
+	http_in_init(&h, 4096, 1000, NULL);
+	CHECK(feed_all(&h, "PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n"
+			   "Authorization: Bearer t\r\n\r\n") == HTTP_IN_REQUEST);
+	CHECK(h.req.authorization.len == 0);
+	http_in_free(&h);
+	/* Two Authorization lines: 400, never joined. */
+	http_in_init(&h, 4096, 1000, NULL);
+	CHECK(feed_all(&h, "GET /a HTTP/1.1\r\nAuthorization: Bearer a\r\n"
+			   "authorization: Bearer b\r\n\r\n") == HTTP_IN_ERROR);
+	CHECK(h.error_status == 400);
+	http_in_free(&h);
+	/* Expect split anywhere still asks for 100 Continue. */
+	const char *req = "PUT /a HTTP/1.1\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n";
+	for (size_t cut = 1; cut < strlen(req); cut++) {
+		enum http_in_status st;
+		http_in_init(&h, 4096, 1000, NULL);
+		http_in_feed(&h, req, cut, &st);
+		http_in_feed(&h, req + cut, strlen(req) - cut, &st);
+		CHECK(h.req.expect_continue && h.headers_done);
+		http_in_free(&h);
+	}
+	/* Over-long X-Request-Id and Content-Type are no framing errors. */
+	char big[1024];
+	snprintf(big, sizeof big,
+		 "GET /a HTTP/1.1\r\nX-Request-Id: %0300d\r\nContent-Type: %0300d\r\n\r\n", 1, 2);
+	http_in_init(&h, 4096, 1000, NULL);
+	CHECK(feed_all(&h, big) == HTTP_IN_REQUEST);
+	CHECK(h.req.request_id.len == 0 && h.req.content_type_bad);
+	http_in_free(&h);
+	/* Upgrade is ignored: the request is a plain one, and the next one follows. */
+	http_in_init(&h, 4096, 1000, NULL);
+	const char *up = "GET /a HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+			 "GET /b HTTP/1.1\r\n\r\n";
+	enum http_in_status st;
+	size_t used = http_in_feed(&h, up, strlen(up), &st);
+	CHECK(st == HTTP_IN_REQUEST && h.req.keep_alive);
+	http_in_next(&h);
+	http_in_feed(&h, up + used, strlen(up) - used, &st);
+	CHECK(st == HTTP_IN_REQUEST && h.req.url.len == 2 && memcmp(h.req.url.data, "/b", 2) == 0);
+	http_in_free(&h);
+	/* CONNECT: answered, then the connection closes (llhttp parses no more). */
+	http_in_init(&h, 4096, 1000, NULL);
+	CHECK(feed_all(&h, "CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n") ==
+	      HTTP_IN_REQUEST);
+	CHECK(!h.req.keep_alive);
+	http_in_free(&h);
+	/* Strict chunk framing: chunk data must end with CRLF. */
+	http_in_init(&h, 4096, 1000, NULL);
+	CHECK(feed_all(&h, "PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			   "5\r\nAAAAAXX0\r\n\r\n") == HTTP_IN_ERROR);
+	http_in_free(&h);
+}
+
 int main(void)
 {
 	test_whole_and_split();
 	test_limits();
 	test_malformed();
 	test_keep_alive_rules();
+	test_body_budget();
+	test_hostile_headers();
 	return check_done();
 }

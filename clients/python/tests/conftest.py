@@ -89,6 +89,8 @@ def server(jwt_secret: str) -> Any:
             "--jwt-secret", jwt_secret,
             "--pool-size", "2",
             "--drain-timeout", "2",
+            # 1 MiB (the default is 64 MiB): the 413 test stays a small upload.
+            "--max-body", "1048576",
         ],
         "threadstore",
     )

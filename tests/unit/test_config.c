@@ -1,0 +1,68 @@
+/* Configuration: defaults, environment, flags over environment, bad values. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "config.h"
+
+/* config_parse keeps pointers into argv (as into a process's own): static copies. */
+static char store[32][64];
+
+static int parse(struct config *c, const char *const *args)
+{
+	char *argv[33];
+	int argc = 0;
+	snprintf(store[argc], sizeof store[argc], "threadstore");
+	argv[argc] = store[argc];
+	argc++;
+	for (; *args && argc < 32; args++, argc++) {
+		snprintf(store[argc], sizeof store[argc], "%s", *args);
+		argv[argc] = store[argc];
+	}
+	argv[argc] = NULL;
+	return config_parse(c, argc, argv);
+}
+
+int main(void)
+{
+	struct config c;
+	const char *none[] = {NULL};
+	setenv("THREADSTORE_JWT_SECRET", "0123456789abcdef0123", 1); /* serve needs a key */
+	CHECK(parse(&c, none) == 0);
+	CHECK(c.command == CMD_SERVE);
+	CHECK(c.max_body == 64u << 20);	      /* ChatKit's data: URL images fit */
+	CHECK(c.max_body_total == 256u << 20); /* and their sum is bounded */
+	CHECK(c.write_timeout_ms == 30000 && c.idle_timeout_ms == 60000 &&
+	      c.request_timeout_ms == 30000);
+	CHECK(c.listen_port == 8080 && strcmp(c.listen_host, "0.0.0.0") == 0);
+
+	const char *flags[] = {"serve",	       "--max-body",	 "2048", "--max-body-total",
+			       "1048576",      "--write-timeout", "5",	  "--listen",
+			       "127.0.0.1:0", NULL};
+	CHECK(parse(&c, flags) == 0);
+	CHECK(c.max_body == 2048 && c.max_body_total == 1048576 && c.write_timeout_ms == 5000);
+	CHECK(c.listen_port == 0 && strcmp(c.listen_host, "127.0.0.1") == 0);
+
+	/* Environment, and a flag beating it. */
+	setenv("THREADSTORE_MAX_BODY_TOTAL", "4096", 1);
+	setenv("THREADSTORE_WRITE_TIMEOUT", "7", 1);
+	CHECK(parse(&c, none) == 0);
+	CHECK(c.max_body_total == 4096 && c.write_timeout_ms == 7000);
+	const char *over[] = {"--write-timeout", "9", NULL};
+	CHECK(parse(&c, over) == 0);
+	CHECK(c.write_timeout_ms == 9000 && c.max_body_total == 4096);
+	unsetenv("THREADSTORE_MAX_BODY_TOTAL");
+	unsetenv("THREADSTORE_WRITE_TIMEOUT");
+
+	/* Out of range or not numbers: refused, with a message on stderr. */
+	const char *bad1[] = {"--write-timeout", "0", NULL};
+	const char *bad2[] = {"--max-body-total", "12", NULL};
+	const char *bad3[] = {"--max-body", "lots", NULL};
+	const char *bad4[] = {"--no-such-flag", NULL};
+	CHECK(parse(&c, bad1) < 0);
+	CHECK(parse(&c, bad2) < 0);
+	CHECK(parse(&c, bad3) < 0);
+	CHECK(parse(&c, bad4) < 0);
+	return check_done();
+}
