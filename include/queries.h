@@ -27,6 +27,22 @@ enum query_id {
 	Q_ATTACHMENT_GET,
 	Q_ATTACHMENT_PUT,
 	Q_ATTACHMENT_DELETE,
+	/* thread lists with order_by/filters/before: keep this order (handlers_threads.c) */
+	Q_T2_C_FIRST_ASC,
+	Q_T2_C_FIRST_DESC,
+	Q_T2_C_AFTER_ASC,
+	Q_T2_C_AFTER_DESC,
+	Q_T2_C_BEFORE_ASC,
+	Q_T2_C_BEFORE_DESC,
+	Q_T2_U_FIRST_ASC,
+	Q_T2_U_FIRST_DESC,
+	Q_T2_U_AFTER_ASC,
+	Q_T2_U_AFTER_DESC,
+	Q_T2_U_BEFORE_ASC,
+	Q_T2_U_BEFORE_DESC,
+	Q_THREADS_COUNT,
+	Q_ITEMS_BEFORE_ASC,
+	Q_ITEMS_BEFORE_DESC,
 	Q_COUNT
 };
 

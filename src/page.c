@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "server.h"
@@ -145,4 +146,131 @@ void page_reply_write(struct request *r, PGresult *res, int status, const char *
 		request_error(r, 404, "not_found", what);
 	else
 		request_reply_empty(r, status);
+}
+
+int page_format_us(long long us, char out[40])
+{
+	long long sec = us / 1000000, frac = us % 1000000;
+	if (frac < 0) { /* before 1970: floor */
+		frac += 1000000;
+		sec -= 1;
+	}
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL)
+		return snprintf(out, 40, "1970-01-01T00:00:00.000000Z");
+	return snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+bool page_text_ok(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		unsigned c = *p;
+		int more;
+		unsigned min;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			more = 1, min = 0x80, c &= 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2, min = 0x800, c &= 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3, min = 0x10000, c &= 0x07;
+		} else {
+			return false;
+		}
+		if (end - p <= more)
+			return false;
+		for (int i = 1; i <= more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (p[i] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		p += more + 1;
+	}
+	return true;
+}
+
+/* One document, with its activity time spliced in when cols->act >= 0. */
+static void append_doc(struct reply *rep, PGresult *res, int row, const struct page_cols *cols)
+{
+	const char *doc = PQgetvalue(res, row, cols->doc);
+	size_t len = (size_t)PQgetlength(res, row, cols->doc);
+	if (cols->act < 0 || len < 2 || doc[len - 1] != '}') { /* stored trimmed: always '}' */
+		reply_ref(rep, doc, len);
+		return;
+	}
+	size_t k = len - 1;
+	while (k > 0 && (doc[k - 1] == ' ' || doc[k - 1] == '\n' || doc[k - 1] == '\r' ||
+			 doc[k - 1] == '\t'))
+		k--;
+	bool empty = k > 0 && doc[k - 1] == '{';
+	char tail[96], ts[40];
+	page_format_us(atoll(PQgetvalue(res, row, cols->act)), ts);
+	int tl = snprintf(tail, sizeof tail, "%s\"" PAGE_ACTIVITY_MEMBER "\":\"%s\"}",
+			  empty ? "" : ",", ts);
+	reply_ref(rep, doc, len - 1);
+	reply_copy(rep, tail, (size_t)tl);
+}
+
+static void append_id(struct buf *b, PGresult *res, int row, int col)
+{
+	buf_putc(b, '"');
+	buf_json_escape(b, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+	buf_putc(b, '"');
+}
+
+void page_reply_cursor(struct request *r, PGresult *res, enum page_cursor mode,
+		       const struct page_cols *cols)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		request_db_error(r, res);
+		return;
+	}
+	int nrows = PQntuples(res);
+	if (mode != PAGE_FIRST && nrows == 0) {
+		PQclear(res);
+		request_error(r, 404, "not_found",
+			      mode == PAGE_BEFORE ? "the before cursor names no row of this list"
+						  : "the after cursor names no row of this list");
+		return;
+	}
+	if (mode != PAGE_FIRST && nrows == 1 && PQgetisnull(res, 0, cols->id))
+		nrows = 0;
+	bool cut = nrows > 0 && atol(PQgetvalue(res, 0, cols->n)) > nrows;
+	bool has_more = cut || nrows > r->limit;
+	int kept = nrows > r->limit ? r->limit : nrows;
+	struct reply *rep = request_reply_begin(r, 200);
+	struct buf tail = {0};
+	reply_copy_str(rep, "{\"data\":[");
+	for (int i = 0; i < kept; i++) {
+		if (i > 0)
+			reply_copy(rep, ",", 1);
+		append_doc(rep, res, mode == PAGE_BEFORE ? kept - 1 - i : i, cols);
+	}
+	buf_printf(&tail, "],\"has_more\":%s,\"after\":", has_more ? "true" : "false");
+	if (mode == PAGE_BEFORE ? kept > 0 : has_more)
+		append_id(&tail, res, mode == PAGE_BEFORE ? 0 : kept - 1, cols->id);
+	else
+		buf_puts(&tail, "null");
+	if (mode == PAGE_BEFORE) {
+		buf_puts(&tail, ",\"before\":");
+		if (has_more)
+			append_id(&tail, res, kept - 1, cols->id);
+		else
+			buf_puts(&tail, "null");
+	}
+	buf_putc(&tail, '}');
+	reply_copy(rep, tail.data, tail.len);
+	buf_free(&tail);
+	reply_keep_result(rep, res);
+	request_reply_send(r);
 }
