@@ -9,6 +9,7 @@
 #include "doc.h"
 #include "handlers.h"
 #include "page.h"
+#include "server.h"
 
 #define NO_THREAD "no such thread"
 
@@ -123,9 +124,11 @@ static void write_item(struct request *r, bool from_path, enum query_id qid, req
 	}
 	char ts[24];
 	int tl = snprintf(ts, sizeof ts, "%" PRId64, d.created_us);
-	const char *p[] = {r->id.data, r->item_id.data, ts, d.text};
-	const int l[] = {(int)r->id.len, (int)r->item_id.len, tl, (int)d.text_len};
-	request_query(r, qid, 4, p, l, done);
+	const char *lang = request_server(r)->cfg->search_language; /* the search index */
+	const char *p[] = {r->id.data, r->item_id.data, ts, d.text, lang};
+	const int l[] = {(int)r->id.len, (int)r->item_id.len, tl, (int)d.text_len,
+			 (int)strlen(lang)};
+	request_query(r, qid, 5, p, l, done);
 }
 
 void handle_item_add(struct request *r)

@@ -10,6 +10,7 @@
 #include "doc.h"
 #include "handlers.h"
 #include "page.h"
+#include "server.h"
 
 static void on_page(struct request *r, PGresult *res)
 {
@@ -369,9 +370,10 @@ void handle_thread_put(struct request *r)
 	}
 	char ts[24];
 	int tl = snprintf(ts, sizeof ts, "%" PRId64, d.created_us);
-	const char *p[] = {r->id.data, ts, d.text};
-	const int l[] = {(int)r->id.len, tl, (int)d.text_len};
-	request_query(r, Q_THREAD_PUT, 3, p, l, on_saved);
+	const char *lang = request_server(r)->cfg->search_language;
+	const char *p[] = {r->id.data, ts, d.text, lang};
+	const int l[] = {(int)r->id.len, tl, (int)d.text_len, (int)strlen(lang)};
+	request_query(r, Q_THREAD_PUT, 4, p, l, on_saved);
 }
 
 void handle_thread_delete(struct request *r)

@@ -8,6 +8,7 @@
 #include "migrate.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,13 +89,28 @@ static int record(PGconn *pg, const char *version, const char *name)
 	return ok ? 0 : -1;
 }
 
-/* Runs each statement of sql (ended by ';' at the end of a line) on its own. */
+/* Length of the statement at sql: up to and with the first ';' that ends a
+ * line outside a $$-quoted body (DO blocks hold many). */
+static size_t statement_len(const char *sql)
+{
+	bool quoted = false;
+	for (size_t i = 0; sql[i] != '\0'; i++) {
+		if (sql[i] == '$' && sql[i + 1] == '$') {
+			quoted = !quoted;
+			i++;
+		} else if (!quoted && sql[i] == ';' && sql[i + 1] == '\n') {
+			return i + 1;
+		}
+	}
+	return strlen(sql);
+}
+
+/* Runs each statement of sql on its own (each its own transaction). */
 static int exec_each(PGconn *pg, const char *sql, const char *what)
 {
 	const char *p = sql;
 	while (*p) {
-		const char *e = strstr(p, ";\n");
-		size_t n = e ? (size_t)(e - p) + 1 : strlen(p);
+		size_t n = statement_len(p);
 		char *stmt = strndup(p, n);
 		if (stmt == NULL)
 			return -1;
@@ -110,7 +126,7 @@ static int exec_each(PGconn *pg, const char *sql, const char *what)
 			return -1;
 		}
 		PQclear(r);
-		p += n + (e ? 1 : 0);
+		p += n;
 	}
 	return 0;
 }

@@ -82,6 +82,32 @@
 	T2_ROWS(k1, k2, " AND (" k1 ", " k2 ") " cmp " (c.c1, c.c2)", "$3", dir, "$4"),    \
 	"k1 " dir ", k2 " dir, "$5") ") t ON true ORDER BY t.k1 " dir ", t.k2 " dir
 
+/* Search (sql/005): an item's tsvector, $6 the configuration (--search-language). */
+#define ITEM_TSV "threadstore_tsvector($6, threadstore_item_text($5))"
+/* Hits of $3 (websearch_to_tsquery syntax, configuration $2) in the caller's
+ * thread titles and message texts, best first: (rank, seq) descending, seq
+ * being unique over threads and items (one sequence), so the cursor $4,
+ * "rank:seq",
+ * pages without skips or repeats. Snippets: ts_headline over at most the
+ * first 100,000 characters, cut to 600 (and never inside a marker). */
+#define HEADLINE_OPTS                                                                      \
+	"'MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=\" ... \","             \
+	" StartSel=\"<mark>\", StopSel=\"</mark>\"'"
+#define SEARCH(item_cond, thread_cond)                                                     \
+	"SELECT h.thread_id, h.item_id, h.rank, h.seq, h.created_us,"                      \
+	" regexp_replace(left(ts_headline($2::regconfig, left(CASE WHEN h.item_id IS NULL"  \
+	" THEN threadstore_title(h.doc) ELSE threadstore_item_text(h.doc) END, 100000),"     \
+	" s.q, " HEADLINE_OPTS "), 600), '<[^>]*$', '') AS snippet"                         \
+	" FROM (SELECT websearch_to_tsquery($2::regconfig, $3) AS q) s,"                   \
+	" (SELECT split_part($4::text, ':', 1)::real AS rank,"                              \
+	"  split_part($4::text, ':', 2)::bigint AS seq) c, LATERAL ("                       \
+	" SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq,"  \
+	" created_us, doc FROM items WHERE user_id = $1 AND tsv @@ s.q" item_cond            \
+	" UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads"  \
+	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond ") a"                              \
+	" WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)"                     \
+	" ORDER BY a.rank DESC, a.seq DESC LIMIT $5) h ORDER BY h.rank DESC, h.seq DESC"
+
 /* An upsert keeps the row's place (seq) unless created_at moves. */
 #define KEEP_SEQ(table)                                                                    \
 	" seq = CASE WHEN " table ".created_us = EXCLUDED.created_us"                      \
@@ -94,13 +120,14 @@ const struct query queries[Q_COUNT] = {
 		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2"
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false},
 	[Q_THREAD_PUT] = {"thread_put",
-		"INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets)"
-		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
-		" nextval('threadstore_seq'), threadstore_facets($4))"
+		"INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
+		" tsv) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
+		" nextval('threadstore_seq'), threadstore_facets($4),"
+		" threadstore_tsvector($5, threadstore_title($4)))"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
 		" updated_us = EXCLUDED.updated_us, updated_seq = EXCLUDED.updated_seq,"
-		" facets = EXCLUDED.facets", 4, true},
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv", 5, true},
 	[Q_THREAD_DELETE] = {"thread_delete",
 		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
@@ -115,21 +142,21 @@ const struct query queries[Q_COUNT] = {
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
 	[Q_ITEM_PUT] = {"item_put",
-		"WITH touch AS (" TOUCH("= $2") ") INSERT INTO items (user_id, thread_id, id, created_us, seq, doc)"
-		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5)"
+		"WITH touch AS (" TOUCH("= $2") ") INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
+		" tsv) VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
-		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us", 5, true},
+		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv", 6, true},
 	/* add_thread_item: inserts, never overwrites. One row: (inserted, same)
 	 * where `same` compares the stored document of an existing id with this
 	 * one (NULL when the statement's snapshot has no such row: inserted now,
 	 * or added by a transaction that committed after the snapshot). */
 	[Q_ITEM_ADD] = {"item_add",
-		"WITH ins AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc)"
-		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5)"
+		"WITH ins AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc, tsv)"
+		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO NOTHING RETURNING 1),"
 		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins))"
 		" SELECT EXISTS (SELECT 1 FROM ins), (SELECT doc = $5 FROM items"
-		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 5, true},
+		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 6, true},
 	[Q_ITEM_DELETE] = {"item_delete",
 		"WITH d AS (DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3"
 		" RETURNING 1) " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d)", 3, true},
@@ -175,5 +202,8 @@ const struct query queries[Q_COUNT] = {
 	/* before= on items: the reversed scan, sent in reverse (page.c) */
 	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false},
 	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false},
+	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false},
+	[Q_SEARCH_THREAD] = {"search_thread",
+		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false},
 };
 /* clang-format on */
