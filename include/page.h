@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "response.h"
+#include "router.h"
 
 struct request;
 
@@ -56,6 +57,13 @@ void page_reply_cursor(struct request *r, PGresult *res, enum page_cursor mode,
 int page_format_us(long long us, char out[40]);
 /* True when s[0..n) is valid UTF-8 without NUL (safe as a PostgreSQL text/jsonb value). */
 bool page_text_ok(const char *s, size_t n);
+
+/* Appends every metadata.<key>=<value> of the query string to f as the
+ * member "m":{key: JSON value, ...} (nothing without filters): a value is a
+ * JSON number, true, false or null when it reads as one, else a string ("..."
+ * forces the string between the quotes). Returns NULL, or why it is a 400. */
+const char *page_metadata_filters(struct span q, struct buf *f)
+    __attribute__((warn_unused_result));
 
 /* Answers a single-document query: the doc in column 0, or 404 `what`. */
 void page_reply_doc(struct request *r, PGresult *res, const char *what);

@@ -9,7 +9,8 @@ BUILD_PKGS=(gcc libc6-dev make cmake pkg-config libuv1-dev libpq-dev node-llhttp
 RUNTIME_PKGS=(libuv1 libpq5 libjansson4 libssl3 libcurl4 ca-certificates)
 # To develop and test: a PostgreSQL server, PgBouncer, Python for the tests, clang's libFuzzer.
 DEV_PKGS=(postgresql-15 postgresql-client-15 python3 python3-pytest python3-httpx
-          python3-cryptography openssl ca-certificates curl pgbouncer clang libclang-rt-14-dev)
+          python3-cryptography python3-yaml openssl ca-certificates curl pgbouncer clang
+          libclang-rt-14-dev)
 
 # install_missing PKG...: apt-get installs those not installed yet (nothing to do: no apt call).
 install_missing() {

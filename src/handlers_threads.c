@@ -19,8 +19,10 @@ static void on_page(struct request *r, PGresult *res)
 
 /* ---- the history parameters: order_by, metadata.<key>, status, before ---- */
 
-#define MAX_FILTERS 32
-#define MAX_NUMBER 100 /* bytes of a value compared as a JSON number */
+static bool is_word(const struct buf *v, const char *w)
+{
+	return v->len == strlen(w) && memcmp(v->data, w, v->len) == 0;
+}
 
 struct history {
 	bool v2;	  /* any parameter beyond limit/after/order: the T2 queries */
@@ -28,115 +30,6 @@ struct history {
 	struct buf before;
 	struct buf filter; /* {"m":{...},"s":"..."} or {} */
 };
-
-/* A JSON number of at most MAX_NUMBER bytes with an exponent of at most 4
- * digits: within PostgreSQL's numeric, so the filter never fails to parse. */
-static bool is_number(const char *s, size_t n)
-{
-	size_t i = 0, digits;
-	if (n == 0 || n > MAX_NUMBER)
-		return false;
-	if (s[i] == '-')
-		i++;
-	if (i < n && s[i] == '0')
-		i++;
-	else if (i < n && s[i] >= '1' && s[i] <= '9')
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-	else
-		return false;
-	if (i < n && s[i] == '.') {
-		for (digits = 0, i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			digits++;
-		if (digits == 0)
-			return false;
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		for (digits = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-			digits++;
-		if (digits == 0 || digits > 4)
-			return false;
-	}
-	return i == n;
-}
-
-static bool is_word(const struct buf *v, const char *w)
-{
-	return v->len == strlen(w) && memcmp(v->data, w, v->len) == 0;
-}
-
-/* Appends value v as the filter's JSON: a string, or a number/true/false/null
- * when it reads as one; "..." forces the string between the quotes. */
-static void append_value(struct buf *f, const struct buf *v)
-{
-	if (is_word(v, "true") || is_word(v, "false") || is_word(v, "null") ||
-	    is_number(v->data, v->len)) {
-		buf_append(f, v->data, v->len);
-		return;
-	}
-	const char *p = v->data;
-	size_t n = v->len;
-	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
-		p++, n -= 2;
-	buf_putc(f, '"');
-	buf_json_escape(f, p, n);
-	buf_putc(f, '"');
-}
-
-/* Collects every metadata.<key>=<value> of the query string into f's "m". */
-static const char *metadata_filters(struct span q, struct buf *f)
-{
-	static const char prefix[] = "metadata.";
-	const size_t plen = sizeof prefix - 1;
-	struct buf keys[MAX_FILTERS] = {{0}};
-	struct buf v = {0};
-	const char *why = NULL;
-	int nkeys = 0;
-	const char *p = q.p, *end = q.p + q.n;
-	while (p < end && why == NULL) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *pe = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(pe - p));
-		const char *ke = eq ? eq : pe;
-		struct buf k = {0};
-		if (router_decode((struct span){p, (size_t)(ke - p)}, true, &k) < 0) {
-			why = "a query parameter is badly encoded";
-		} else if (k.len >= plen && memcmp(k.data, prefix, plen) == 0) {
-			buf_reset(&v);
-			if (eq == NULL ||
-			    router_decode((struct span){eq + 1, (size_t)(pe - eq - 1)}, true, &v) < 0)
-				why = "a metadata filter needs a well-encoded value: metadata.<key>=<value>";
-			else if (k.len == plen)
-				why = "a metadata filter needs a key: metadata.<key>=<value>";
-			else if (!page_text_ok(k.data + plen, k.len - plen) || !page_text_ok(v.data, v.len))
-				why = "metadata filter keys and values must be UTF-8 text without NUL";
-			else if (nkeys == MAX_FILTERS)
-				why = "at most 32 metadata filters";
-			for (int i = 0; i < nkeys && why == NULL; i++)
-				if (keys[i].len == k.len - plen &&
-				    memcmp(keys[i].data, k.data + plen, keys[i].len) == 0)
-					why = "a metadata key is given twice (filters are ANDed: one value per key)";
-			if (why == NULL) {
-				buf_puts(f, nkeys == 0 ? "\"m\":{\"" : ",\"");
-				buf_json_escape(f, k.data + plen, k.len - plen);
-				buf_puts(f, "\":");
-				append_value(f, &v);
-				buf_append(&keys[nkeys++], k.data + plen, k.len - plen);
-			}
-		}
-		buf_free(&k);
-		p = pe + 1;
-	}
-	if (why == NULL && nkeys > 0)
-		buf_putc(f, '}');
-	for (int i = 0; i < nkeys; i++)
-		buf_free(&keys[i]);
-	buf_free(&v);
-	return why;
-}
 
 /* Reads the history parameters (the filters always; order_by and before when
  * `listing`). Returns 0, or -1 after answering 400. */
@@ -147,7 +40,7 @@ static int history_params(struct request *r, bool listing, struct history *h)
 	const char *why = NULL;
 	*h = (struct history){0};
 	buf_putc(&h->filter, '{');
-	why = metadata_filters(q, &h->filter);
+	why = page_metadata_filters(q, &h->filter);
 	if (why == NULL && h->filter.len > 1)
 		h->v2 = true;
 	int found = why ? 0 : router_query_param(q, "status", &v);
