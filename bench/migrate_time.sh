@@ -58,7 +58,7 @@ fi
 # Back to schema 002 (catalog-only changes; the data stays).
 "${PSQL[@]}" "$URL" >/dev/null <<'SQL'
 SET client_min_messages = warning;
-DROP INDEX IF EXISTS threads_by_activity, items_search, threads_search;
+DROP INDEX IF EXISTS threads_by_activity, items_search, threads_search, threads_facets;
 ALTER TABLE threads DROP COLUMN IF EXISTS updated_us, DROP COLUMN IF EXISTS updated_seq,
     DROP COLUMN IF EXISTS facets, DROP COLUMN IF EXISTS tsv;
 ALTER TABLE items DROP COLUMN IF EXISTS tsv;

@@ -165,6 +165,8 @@ int page_format_us(long long us, char out[40])
 
 bool page_text_ok(const char *s, size_t n)
 {
+	if (n == 0) /* s may be NULL (an empty buf) */
+		return true;
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	while (p < end) {
 		unsigned c = *p;

@@ -198,7 +198,11 @@ const struct query queries[Q_COUNT] = {
 	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
 	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
 	[Q_THREADS_COUNT] = {"threads_count",
-		"SELECT count(*) FROM threads WHERE user_id = $1" TFILTER("$2"), 2, false},
+		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false},
+	/* Without the '{}' shortcut of TFILTER, so the threads_facets index applies (sql/007). */
+	[Q_THREADS_COUNT_FILTERED] = {"threads_count_filtered",
+		"SELECT count(*) FROM threads WHERE user_id = $1"
+		" AND COALESCE(facets, threadstore_facets(doc)) @> $2::text::jsonb", 2, false},
 	/* before= on items: the reversed scan, sent in reverse (page.c) */
 	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false},
 	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false},
