@@ -123,7 +123,13 @@ void wl_req_add_item(struct buf *out, const struct wl_target *tg, const char *ti
 			break;
 		tl += (size_t)n;
 	}
-	uint64_t r = wl_rand(rng);
+	/* The generator's seed is fixed, so its sequence repeats from run to run (and from
+	 * the w3 run to the mix run of one bench): mixed with the clock, an id is new in every
+	 * run, as a real client's is (an add of an existing id is a 409 since 058e08d). */
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	uint64_t r = wl_rand(rng) ^ (((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec) *
+				     0x9e3779b97f4a7c15ull);
 	int bl;
 	if (assistant)
 		bl = snprintf(
