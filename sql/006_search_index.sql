@@ -10,17 +10,18 @@ DECLARE
     lu text := '';
     lt text := '';
     li text := '';
-    r record;
 BEGIN
+    -- A batch is read in primary-key order (the rows themselves, with their ctid) and
+    -- updated by ctid: no per-row lookup through an index that could pick items_by_time
+    -- and scan a whole long thread (see 002). A row updated concurrently has a new ctid
+    -- and is skipped: the writer indexed it (or it is the old binary's, see above).
     LOOP
-        WITH b AS (SELECT user_id, thread_id, id FROM items
-                   WHERE (user_id, thread_id, id) > (lu, lt, li)
+        WITH b AS (SELECT ctid AS c, user_id, thread_id, id, doc, tsv IS NULL AS todo
+                   FROM items WHERE (user_id, thread_id, id) > (lu, lt, li)
                    ORDER BY user_id, thread_id, id LIMIT 5000),
-             x AS (SELECT i.user_id, i.thread_id, i.id, threadstore_item_text(i.doc) AS t
-                   FROM b JOIN items i USING (user_id, thread_id, id) WHERE i.tsv IS NULL),
+             x AS MATERIALIZED (SELECT c, threadstore_item_text(doc) AS t FROM b WHERE todo),
              u AS (UPDATE items i SET tsv = threadstore_tsvector('simple', x.t) FROM x
-                   WHERE i.user_id = x.user_id AND i.thread_id = x.thread_id AND i.id = x.id
-                     AND x.t IS NOT NULL)
+                   WHERE i.ctid = x.c AND x.t IS NOT NULL AND i.tsv IS NULL)
         SELECT user_id, thread_id, id INTO lu, lt, li FROM b
         ORDER BY user_id DESC, thread_id DESC, id DESC LIMIT 1;
         EXIT WHEN NOT FOUND;
@@ -29,12 +30,11 @@ BEGIN
     lu := '';
     li := '';
     LOOP
-        WITH b AS (SELECT user_id, id FROM threads WHERE (user_id, id) > (lu, li)
-                   ORDER BY user_id, id LIMIT 5000),
-             x AS (SELECT t.user_id, t.id, threadstore_title(t.doc) AS title
-                   FROM b JOIN threads t USING (user_id, id) WHERE t.tsv IS NULL),
+        WITH b AS (SELECT ctid AS c, user_id, id, doc, tsv IS NULL AS todo FROM threads
+                   WHERE (user_id, id) > (lu, li) ORDER BY user_id, id LIMIT 5000),
+             x AS MATERIALIZED (SELECT c, threadstore_title(doc) AS title FROM b WHERE todo),
              u AS (UPDATE threads t SET tsv = threadstore_tsvector('simple', x.title) FROM x
-                   WHERE t.user_id = x.user_id AND t.id = x.id AND x.title IS NOT NULL)
+                   WHERE t.ctid = x.c AND x.title IS NOT NULL AND t.tsv IS NULL)
         SELECT user_id, id INTO lu, li FROM b ORDER BY user_id DESC, id DESC LIMIT 1;
         EXIT WHEN NOT FOUND;
         COMMIT;
