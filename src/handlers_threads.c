@@ -1,5 +1,7 @@
 /* handlers_threads.c: load_threads, load_thread (optionally with its first
- * items), save_thread, delete_thread. */
+ * items), save_thread, delete_thread, and the history API's thread list
+ * (order_by, metadata/status filters, before=: the T2 queries) and count. A
+ * list with only limit/after/order is v1's, byte for byte. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
