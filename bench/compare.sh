@@ -112,7 +112,7 @@ one() {
         -v d="$DUR" -v wu="$WARM" 'BEGIN {
             # ticks cover warm-up + measured time; scale the measured requests to match
             req = n * (d + wu) / d
-            printf "%s %s %s %.1f\n", who, w, o, req > 0 ? t / hz * 1e6 / req : 0 }' >>"$TMP/rows"
+            printf "%s %s %s %.1f\n", who, w, o, (req > 0 ? t / hz * 1e6 / req : 0) }' >>"$TMP/rows"
     bench_say "$who $w: $(tail -n 1 "$TMP/rows")"
 }
 : >"$TMP/rows"
