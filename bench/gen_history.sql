@@ -83,10 +83,9 @@ FROM (SELECT t, i, 'thr_' || pg_temp.hex8(pg_temp.mix(1500000000 + t)) AS tid,
              'msg_' || pg_temp.hex8(pg_temp.mix(1200000000 + t * :hitems + i)) AS iid,
              1735689600000000 + t * 60000000 + (i + 1) * 1000000 AS cus,
              s1.s || ' ' || s2.s || ' ticket' || pg_temp.mix(t * :hitems + i + 3) % 10000 AS txt
-      FROM generate_series(0::bigint, :hthreads - 1) t, generate_series(0::bigint, :hitems - 1) i
-      JOIN LATERAL (SELECT 1) z ON true
-      JOIN h_sentence s1 ON s1.k = pg_temp.mix(t * 7 + i) % 12
-      JOIN h_sentence s2 ON s2.k = pg_temp.mix(t * 11 + i + 1) % 12) r
+      FROM generate_series(0::bigint, :hthreads - 1) t, generate_series(0::bigint, :hitems - 1) i,
+           LATERAL (SELECT s FROM h_sentence WHERE k = pg_temp.mix(t * 7 + i) % 12) s1,
+           LATERAL (SELECT s FROM h_sentence WHERE k = pg_temp.mix(t * 11 + i + 1) % 12) s2) r
 ORDER BY tid, cus;
 
 VACUUM (ANALYZE) threads;

@@ -54,8 +54,9 @@ URL=$(bench_url_with_db "$ADMIN_URL" "$DB")
 if [ "$(bench_dataset "$URL")" != "$USERS $THREADS $ITEMS $BIG" ]; then
     bench_load "$URL" "$USERS" "$THREADS" "$ITEMS" "$BIG"
 fi
-have=$("${PSQL[@]}" "$URL" -tAc "SELECT count(*) FROM threads WHERE user_id = '8000000'")
-if [ "$have" != "$HTHREADS" ]; then
+have=$("${PSQL[@]}" "$URL" -tAc "SELECT (SELECT count(*) FROM threads WHERE user_id = '8000000')
+    || ' ' || (SELECT count(*) FROM items WHERE user_id = '8000000')")
+if [ "$have" != "$HTHREADS $(( HTHREADS * HITEMS ))" ]; then
     t0=$SECONDS
     "${PSQL[@]}" "$URL" -v hthreads="$HTHREADS" -v hitems="$HITEMS" -f "$BENCH_DIR/gen_history.sql" >&2
     bench_say "loaded the history user in $(( SECONDS - t0 )) s"
