@@ -99,8 +99,9 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE l('8000000', '{}', '21', '8388608'
 \echo '## the same with metadata.project=p7 (2% of the threads)'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE l('8000000', '{"m":{"project":"p7"}}', '21', '8388608');
 \echo '## count, filtered (threads_count_filtered)'
-PREPARE c(text, text) AS SELECT count(*) FROM threads WHERE user_id = $1
-  AND COALESCE(facets, threadstore_facets(doc)) @> $2::text::jsonb;
+PREPARE c(text, text) AS SELECT count(*) FROM threads
+  WHERE threadstore_owned_facets(user_id, doc, facets) @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)
+  AND (user_id = $1) IS TRUE;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE c('8000000', '{"m":{"project":"p7"}}');
 \echo '## count (threads_count)'
 PREPARE ca(text) AS SELECT count(*) FROM threads WHERE user_id = $1;
