@@ -135,5 +135,5 @@ for w in $WORKLOADS; do
         eval "MED_$who=$med"
     done
     awk -v w="$w" -v b="$MED_base" -v n="$MED_new" \
-        'BEGIN { printf "%-10s ratio new/base of medians: %.3f\n", w, b > 0 ? n / b : 0 }'
+        'BEGIN { printf "%-10s ratio new/base of medians: %.3f\n", w, (b > 0 ? n / b : 0) }'
 done
