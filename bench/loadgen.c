@@ -22,16 +22,26 @@ const char *const lg_workload_names[LGW_COUNT] = {
     [LGW_W2_BIG_END] = "w2-big-end",
     [LGW_W3] = "w3",
     [LGW_MIX] = "mix",
+    [LGW_H_LIST] = "h-list",
+    [LGW_H_FILTER] = "h-filter",
+    [LGW_H_COUNT] = "h-count",
+    [LGW_H_COUNT_ALL] = "h-count-all",
+    [LGW_H_SEARCH] = "h-search",
 };
 const char *const lg_op_names[LGO_COUNT] = {
     [LGO_LIST_THREADS] = "w1 list threads",	  [LGO_OPEN_THREAD] = "w2 open thread",
     [LGO_BIG_FIRST] = "w2 1M thread, first page", [LGO_BIG_START] = "w2 1M thread, page at start",
     [LGO_BIG_END] = "w2 1M thread, page at end",  [LGO_CHAT_TURN] = "w3 chat turn",
+    [LGO_H_LIST] = "history: by activity",	  [LGO_H_FILTER] = "history: metadata filter",
+    [LGO_H_COUNT] = "history: count, filtered",	  [LGO_H_COUNT_ALL] = "history: count",
+    [LGO_H_SEARCH] = "history: search",
 };
 const char *const lg_kind_names[LGK_COUNT] = {
     [LGK_LIST_THREADS] = "GET threads",
     [LGK_LIST_ITEMS] = "GET items",
     [LGK_ADD_ITEM] = "POST item",
+    [LGK_COUNT_THREADS] = "GET threads/count",
+    [LGK_SEARCH] = "GET search",
 };
 
 static void conn_connect(struct lg_conn *c);
@@ -49,6 +59,11 @@ static bool big_workload(enum lg_workload w)
 	return w == LGW_W2_BIG_FIRST || w == LGW_W2_BIG_START || w == LGW_W2_BIG_END;
 }
 
+static bool history_workload(enum lg_workload w)
+{
+	return w >= LGW_H_LIST && w <= LGW_H_SEARCH;
+}
+
 /* ---- one operation ---------------------------------------------------------------------- */
 
 static enum lg_op pick_op(struct lg_conn *c)
@@ -60,6 +75,11 @@ static enum lg_op pick_op(struct lg_conn *c)
 	case LGW_W2_BIG_START: return LGO_BIG_START;
 	case LGW_W2_BIG_END: return LGO_BIG_END;
 	case LGW_W3: return LGO_CHAT_TURN;
+	case LGW_H_LIST: return LGO_H_LIST;
+	case LGW_H_FILTER: return LGO_H_FILTER;
+	case LGW_H_COUNT: return LGO_H_COUNT;
+	case LGW_H_COUNT_ALL: return LGO_H_COUNT_ALL;
+	case LGW_H_SEARCH: return LGO_H_SEARCH;
 	case LGW_MIX:
 	case LGW_COUNT: break;
 	}
@@ -121,6 +141,16 @@ static void build_request(struct lg_conn *c)
 			c->kind = LGK_LIST_ITEMS;
 			wl_req_list_items(&c->out, &tg, tid, NULL, 1);
 		}
+		return;
+	case LGO_H_LIST:
+	case LGO_H_FILTER:
+	case LGO_H_COUNT:
+	case LGO_H_COUNT_ALL:
+	case LGO_H_SEARCH:
+		c->kind = c->op == LGO_H_SEARCH				      ? LGK_SEARCH
+			  : c->op == LGO_H_COUNT || c->op == LGO_H_COUNT_ALL ? LGK_COUNT_THREADS
+									      : LGK_LIST_THREADS;
+		wl_req_history(&c->out, &tg, (int)(c->op - LGO_H_LIST), &c->rng);
 		return;
 	case LGO_COUNT: break;
 	}
@@ -537,7 +567,7 @@ int lg_init(struct lg *lg)
 	lg->rng = o->seed ? o->seed
 			  : (0x9e3779b97f4a7c15ull ^ ((uint64_t)time(NULL) << 20) ^
 			     ((uint64_t)getpid() * 0x100000001b3ull));
-	lg->ntokens = o->shape.users + 1;
+	lg->ntokens = o->shape.users + 2; /* + the long thread's user + the history user */
 	lg->tokens = calloc(lg->ntokens, sizeof *lg->tokens);
 	lg->conns = calloc(o->conns, sizeof *lg->conns);
 	if (!lg->tokens || !lg->conns) {
@@ -556,6 +586,9 @@ int lg_init(struct lg *lg)
 	auth_mint(&a, WL_BIG_USER, now, ttl, &lg->tokens[o->shape.users]);
 	buf_putc(&lg->tokens[o->shape.users], '\0');
 	lg->tokens[o->shape.users].len--;
+	auth_mint(&a, WL_HIST_USER, now, ttl, &lg->tokens[o->shape.users + 1]);
+	buf_putc(&lg->tokens[o->shape.users + 1], '\0');
+	lg->tokens[o->shape.users + 1].len--;
 	wl_big_thread_id(lg->big_thread);
 
 	llhttp_settings_init(&lg->settings);
@@ -569,7 +602,9 @@ int lg_init(struct lg *lg)
 		struct lg_conn *c = &lg->conns[i];
 		c->lg = lg;
 		c->state = LGC_DOWN;
-		c->user = big_workload(o->workload) ? o->shape.users : i % o->shape.users;
+		c->user = big_workload(o->workload)	? o->shape.users
+			  : history_workload(o->workload) ? o->shape.users + 1
+							  : i % o->shape.users;
 		c->rng = wl_rand(&lg->rng) | 1;
 		if (uv_timer_init(lg->loop, &c->timer) != 0)
 			return -1;

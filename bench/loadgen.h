@@ -33,6 +33,12 @@ enum lg_workload {
 	LGW_W2_BIG_END,
 	LGW_W3,
 	LGW_MIX,
+	/* the history user of gen_history.sql (bench/history.sh) */
+	LGW_H_LIST,
+	LGW_H_FILTER,
+	LGW_H_COUNT,
+	LGW_H_COUNT_ALL,
+	LGW_H_SEARCH,
 	LGW_COUNT
 };
 
@@ -44,11 +50,17 @@ enum lg_op {
 	LGO_BIG_START,
 	LGO_BIG_END,
 	LGO_CHAT_TURN,
+	LGO_H_LIST,
+	LGO_H_FILTER,
+	LGO_H_COUNT,
+	LGO_H_COUNT_ALL,
+	LGO_H_SEARCH,
 	LGO_COUNT
 };
 
 /* Request kinds, each with its own latency histogram. */
-enum lg_kind { LGK_LIST_THREADS, LGK_LIST_ITEMS, LGK_ADD_ITEM, LGK_COUNT };
+enum lg_kind { LGK_LIST_THREADS, LGK_LIST_ITEMS, LGK_ADD_ITEM, LGK_COUNT_THREADS, LGK_SEARCH,
+	       LGK_COUNT };
 
 enum lg_phase { LGP_CONNECT, LGP_RUN, LGP_DRAIN, LGP_DONE };
 

@@ -19,6 +19,8 @@ static void usage(FILE *out)
 	      "  --port PORT             its port\n"
 	      "  --workload W            w1 | w2 | w2-big-first | w2-big-start | w2-big-end | w3 | "
 	      "mix\n"
+	      "                          | h-list | h-filter | h-count | h-count-all | h-search\n"
+	      "                          (the history user of bench/gen_history.sql)\n"
 	      "                          (default w1)\n"
 	      "  --connections N         concurrent connections, one user each (default 100)\n"
 	      "  --rate R                open loop: R operations/s over all connections;\n"

@@ -123,7 +123,7 @@ void wl_req_add_item(struct buf *out, const struct wl_target *tg, const char *ti
 			break;
 		tl += (size_t)n;
 	}
-	uint64_t r = wl_rand(rng);
+	uint64_t r = wl_rand(rng); /* new ids each run: loadgen seeds per run (lg_init) */
 	int bl;
 	if (assistant)
 		bl = snprintf(
@@ -145,4 +145,26 @@ void wl_req_add_item(struct buf *out, const struct wl_target *tg, const char *ti
 	head(out, tg);
 	buf_printf(out, "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", bl);
 	buf_append(out, body, (size_t)bl);
+}
+
+void wl_req_history(struct buf *out, const struct wl_target *tg, int which, uint64_t *rng)
+{
+	uint32_t r = wl_rand_below(rng, 1u << 30);
+	switch (which) {
+	case 0:
+		buf_puts(out, "GET /v1/threads?order_by=updated_at&limit=20");
+		if (r & 1)
+			buf_printf(out, "&after=thr_%08x",
+				   wl_mix((uint64_t)WL_HIST_THREAD_BASE + (r >> 1) % WL_HIST_THREADS));
+		break;
+	case 1:
+		buf_printf(out, "GET /v1/threads?order_by=updated_at&limit=20&metadata.project=p%u",
+			   r % 50);
+		break;
+	case 2: buf_printf(out, "GET /v1/threads/count?metadata.project=p%u", r % 50); break;
+	case 3: buf_puts(out, "GET /v1/threads/count"); break;
+	default: buf_printf(out, "GET /v1/search?q=ticket%u&limit=20", r % 10000); break;
+	}
+	head(out, tg);
+	buf_puts(out, "\r\n");
 }

@@ -54,4 +54,15 @@ void wl_req_list_items(struct buf *out, const struct wl_target *tg, const char *
 void wl_req_add_item(struct buf *out, const struct wl_target *tg, const char *tid, int assistant,
 		     uint64_t *rng);
 
+/* The history user of bench/gen_history.sql: WL_HIST_THREADS threads, thread t's id
+ * 'thr_' || hex8(mix(WL_HIST_THREAD_BASE + t)), metadata.project p0..p49, items with one
+ * word ticket0..ticket9999 each. */
+#define WL_HIST_USER "8000000"
+#define WL_HIST_THREADS 100000u
+#define WL_HIST_THREAD_BASE 1500000000u
+
+/* One history request; which: 0 list by activity (first page, or after a random thread),
+ * 1 a metadata filter, 2 a filtered count, 3 a count, 4 a search for a random ticket. */
+void wl_req_history(struct buf *out, const struct wl_target *tg, int which, uint64_t *rng);
+
 #endif

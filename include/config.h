@@ -36,6 +36,7 @@ struct config {
 	size_t max_body_total; /* request-body bytes held at once, all connections */
 	size_t max_header;
 	size_t max_page_bytes; /* documents in one page or export batch (at least one row) */
+	const char *search_language; /* text search configuration (regconfig name) */
 	int max_connections;
 	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
 	unsigned request_timeout_ms; /* from a request's first byte to its last */

@@ -22,5 +22,6 @@ void handle_item_delete(struct request *r);
 void handle_attachment_get(struct request *r);
 void handle_attachment_put(struct request *r);
 void handle_attachment_delete(struct request *r);
+void handle_search(struct request *r);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "response.h"
+#include "router.h"
 
 struct request;
 
@@ -31,6 +32,39 @@ int page_budget_param(struct request *r, char out[24]);
 /* Answers a page query of (id, doc, n) rows. With a cursor, no rows at all means
  * the cursor is unknown (404), and one row of NULLs an empty page. */
 void page_reply(struct request *r, PGresult *res, bool with_cursor);
+/* ---- pages of the history API (order_by, filters, before=) ---- */
+
+enum page_cursor { PAGE_FIRST, PAGE_AFTER, PAGE_BEFORE };
+
+/* Columns of a page query's rows; act < 0: no activity time. */
+struct page_cols {
+	int id, doc, n, act;
+};
+
+/* The member each thread of a history list carries: its activity time. */
+#define PAGE_ACTIVITY_MEMBER "threadstore_updated_at"
+
+/* Answers a page query. PAGE_AFTER/BEFORE: no rows means the cursor is
+ * unknown (404), one row of NULLs an empty page. PAGE_BEFORE rows come
+ * nearest the cursor first (a reversed scan) and are sent in the requested
+ * order; that page also carries "before" (its first id when has_more, else
+ * null), and "after" is its last id (null when empty). With cols->act, each
+ * document gets PAGE_ACTIVITY_MEMBER (ISO 8601, UTC, microseconds) spliced in
+ * before its final '}'. */
+void page_reply_cursor(struct request *r, PGresult *res, enum page_cursor mode,
+		       const struct page_cols *cols);
+/* Formats microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
+int page_format_us(long long us, char out[40]);
+/* True when s[0..n) is valid UTF-8 without NUL (safe as a PostgreSQL text/jsonb value). */
+bool page_text_ok(const char *s, size_t n);
+
+/* Appends every metadata.<key>=<value> of the query string to f as the
+ * member "m":{key: JSON value, ...} (nothing without filters): a value is a
+ * JSON number, true, false or null when it reads as one, else a string ("..."
+ * forces the string between the quotes). Returns NULL, or why it is a 400. */
+const char *page_metadata_filters(struct span q, struct buf *f)
+    __attribute__((warn_unused_result));
+
 /* Answers a single-document query: the doc in column 0, or 404 `what`. */
 void page_reply_doc(struct request *r, PGresult *res, const char *what);
 /* Answers a write: `status` when a row was affected, else 404 `what` (NULL: always status). */

@@ -49,6 +49,8 @@ static const struct option_def options[] = {
      "request line + headers limit in bytes (default 16384)"},
     {"--max-page-bytes", "THREADSTORE_MAX_PAGE_BYTES",
      "document bytes in one list page; a page always has its first row (default 8388608)"},
+    {"--search-language", "THREADSTORE_SEARCH_LANGUAGE",
+     "text search configuration of /v1/search, e.g. english (default simple: any language)"},
     {"--max-connections", "THREADSTORE_MAX_CONNECTIONS", "client connections (default 20000)"},
     {"--idle-timeout", "THREADSTORE_IDLE_TIMEOUT",
      "seconds an idle keep-alive connection is kept (default 60)"},
@@ -165,6 +167,23 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 			return -1;
 		}
 		cfg->prepared = strcmp(v, "prepared") == 0;
+		return 0;
+	}
+	if (strcmp(flag, "--search-language") == 0) {
+		/* An identifier, optionally schema-qualified: it is cast to regconfig by
+		 * the statements, so a name PostgreSQL does not know fails searches
+		 * (500, logged) and leaves new rows unindexed, never a write. */
+		size_t len = strlen(v);
+		bool ok = len > 0 && len <= 63 &&
+			  strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_.") == len;
+		if (!ok) {
+			fprintf(stderr,
+				"threadstore: --search-language takes a text search configuration "
+				"name such as simple or english (lower case), got '%s'\n",
+				v);
+			return -1;
+		}
+		cfg->search_language = v;
 		return 0;
 	}
 	if (strcmp(flag, "--sub") == 0) {
@@ -320,6 +339,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->max_body_total = 256u << 20;
 	cfg->max_header = 16 << 10;
 	cfg->max_page_bytes = 8 << 20;
+	cfg->search_language = "simple";
 	cfg->max_connections = 20000;
 	cfg->migrate = 1;
 	cfg->access_log = 1;

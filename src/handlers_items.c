@@ -9,12 +9,47 @@
 #include "doc.h"
 #include "handlers.h"
 #include "page.h"
+#include "server.h"
 
 #define NO_THREAD "no such thread"
 
 static void on_page(struct request *r, PGresult *res)
 {
 	page_reply(r, res, r->after.len > 0);
+}
+
+static void on_before_page(struct request *r, PGresult *res)
+{
+	static const struct page_cols cols = {.id = 0, .doc = 1, .n = 2, .act = -1};
+	page_reply_cursor(r, res, PAGE_BEFORE, &cols);
+}
+
+/* before=: the items just before the cursor (see page.h PAGE_BEFORE). Returns
+ * 1 when the page was asked for, 0 without before=, -1 after a 400. */
+static int items_before(struct request *r, bool desc, const char *lim, int ll, const char *bytes,
+			int bl)
+{
+	struct buf b = {0};
+	int found = router_query_param(r->match.query, "before", &b);
+	const char *why = NULL;
+	if (found < 0 || b.len > 255 || (b.len && memchr(b.data, '\0', b.len)))
+		why = "before must be an id of 1 to 255 bytes";
+	else if (b.len > 0 && r->after.len > 0)
+		why = "after and before cannot be used together";
+	if (why != NULL) {
+		buf_free(&b);
+		request_error(r, 400, "bad_request", why);
+		return -1;
+	}
+	if (b.len == 0) {
+		buf_free(&b);
+		return 0;
+	}
+	const char *v[] = {r->id.data, b.data, lim, bytes};
+	const int l[] = {(int)r->id.len, (int)b.len, ll, bl};
+	request_query(r, desc ? Q_ITEMS_BEFORE_DESC : Q_ITEMS_BEFORE_ASC, 4, v, l, on_before_page);
+	buf_free(&b);
+	return 1;
 }
 
 void handle_items_list(struct request *r)
@@ -25,6 +60,8 @@ void handle_items_list(struct request *r)
 	char lim[16], bytes[24];
 	int ll = snprintf(lim, sizeof lim, "%d", r->limit + 1);
 	int bl = page_budget_param(r, bytes);
+	if (items_before(r, desc, lim, ll, bytes, bl) != 0)
+		return;
 	if (r->after.len > 0) {
 		const char *v[] = {r->id.data, r->after.data, lim, bytes};
 		const int l[] = {(int)r->id.len, (int)r->after.len, ll, bl};
@@ -87,9 +124,11 @@ static void write_item(struct request *r, bool from_path, enum query_id qid, req
 	}
 	char ts[24];
 	int tl = snprintf(ts, sizeof ts, "%" PRId64, d.created_us);
-	const char *p[] = {r->id.data, r->item_id.data, ts, d.text};
-	const int l[] = {(int)r->id.len, (int)r->item_id.len, tl, (int)d.text_len};
-	request_query(r, qid, 4, p, l, done);
+	const char *lang = request_server(r)->cfg->search_language; /* the search index */
+	const char *p[] = {r->id.data, r->item_id.data, ts, d.text, lang};
+	const int l[] = {(int)r->id.len, (int)r->item_id.len, tl, (int)d.text_len,
+			 (int)strlen(lang)};
+	request_query(r, qid, 5, p, l, done);
 }
 
 void handle_item_add(struct request *r)

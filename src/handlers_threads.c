@@ -1,5 +1,7 @@
 /* handlers_threads.c: load_threads, load_thread (optionally with its first
- * items), save_thread, delete_thread. */
+ * items), save_thread, delete_thread, and the history API's thread list
+ * (order_by, metadata/status filters, before=: the T2 queries) and count. A
+ * list with only limit/after/order is v1's, byte for byte. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,21 +12,126 @@
 #include "doc.h"
 #include "handlers.h"
 #include "page.h"
+#include "server.h"
 
 static void on_page(struct request *r, PGresult *res)
 {
 	page_reply(r, res, r->after.len > 0);
 }
 
+/* ---- the history parameters: order_by, metadata.<key>, status, before ---- */
+
+static bool is_word(const struct buf *v, const char *w)
+{
+	return v->len == strlen(w) && memcmp(v->data, w, v->len) == 0;
+}
+
+struct history {
+	bool v2;	  /* any parameter beyond limit/after/order: the T2 queries */
+	bool by_activity; /* order_by=updated_at */
+	struct buf before;
+	struct buf filter; /* {"m":{...},"s":"..."} or {} */
+};
+
+/* Reads the history parameters (the filters always; order_by and before when
+ * `listing`). Returns 0, or -1 after answering 400. */
+static int history_params(struct request *r, bool listing, struct history *h)
+{
+	struct span q = r->match.query;
+	struct buf v = {0};
+	const char *why = NULL;
+	*h = (struct history){0};
+	buf_putc(&h->filter, '{');
+	why = page_metadata_filters(q, &h->filter);
+	if (why == NULL && h->filter.len > 1)
+		h->v2 = true;
+	int found = why ? 0 : router_query_param(q, "status", &v);
+	if (found < 0 || (found > 0 && !is_word(&v, "active") && !is_word(&v, "locked") &&
+			  !is_word(&v, "closed"))) {
+		why = "status must be active, locked or closed";
+	} else if (found > 0) {
+		buf_puts(&h->filter, h->v2 ? ",\"s\":\"" : "\"s\":\"");
+		buf_append(&h->filter, v.data, v.len);
+		buf_putc(&h->filter, '"');
+		h->v2 = true;
+	}
+	buf_putc(&h->filter, '}');
+	buf_reset(&v);
+	found = why || !listing ? 0 : router_query_param(q, "order_by", &v);
+	if (found < 0 || (found > 0 && !is_word(&v, "created_at") && !is_word(&v, "updated_at"))) {
+		why = "order_by must be created_at or updated_at";
+	} else if (found > 0) {
+		h->by_activity = is_word(&v, "updated_at");
+		h->v2 = true;
+	}
+	found = why || !listing ? 0 : router_query_param(q, "before", &h->before);
+	if (found < 0 || h->before.len > 255 ||
+	    (h->before.len && memchr(h->before.data, '\0', h->before.len))) {
+		why = "before must be an id of 1 to 255 bytes";
+	} else if (h->before.len > 0) {
+		h->v2 = true;
+		if (r->after.len > 0)
+			why = "after and before cannot be used together";
+	}
+	buf_free(&v);
+	if (why == NULL)
+		return 0;
+	buf_free(&h->before);
+	buf_free(&h->filter);
+	request_error(r, 400, "bad_request", why);
+	return -1;
+}
+
+static const struct page_cols T2_COLS = {.id = 0, .doc = 1, .act = 2, .n = 3};
+
+static void on_t2_first(struct request *r, PGresult *res)
+{
+	page_reply_cursor(r, res, PAGE_FIRST, &T2_COLS);
+}
+
+static void on_t2_after(struct request *r, PGresult *res)
+{
+	page_reply_cursor(r, res, PAGE_AFTER, &T2_COLS);
+}
+
+static void on_t2_before(struct request *r, PGresult *res)
+{
+	page_reply_cursor(r, res, PAGE_BEFORE, &T2_COLS);
+}
+
+/* The T2 queries are laid out by order, then cursor, then direction (queries.h). */
+static void threads_list_v2(struct request *r, bool desc, struct history *h, const char *lim,
+			    int ll, const char *bytes, int bl)
+{
+	int base = h->by_activity ? Q_T2_U_FIRST_ASC : Q_T2_C_FIRST_ASC;
+	const struct buf *cur = h->before.len > 0 ? &h->before : &r->after;
+	enum page_cursor mode = h->before.len > 0 ? PAGE_BEFORE
+				: r->after.len > 0 ? PAGE_AFTER
+						   : PAGE_FIRST;
+	enum query_id qid = (enum query_id)(base + 2 * (int)mode + (desc ? 1 : 0));
+	if (mode == PAGE_FIRST) {
+		const char *v[] = {h->filter.data, lim, bytes};
+		const int l[] = {(int)h->filter.len, ll, bl};
+		request_query(r, qid, 3, v, l, on_t2_first);
+	} else {
+		const char *v[] = {cur->data, h->filter.data, lim, bytes};
+		const int l[] = {(int)cur->len, (int)h->filter.len, ll, bl};
+		request_query(r, qid, 4, v, l, mode == PAGE_AFTER ? on_t2_after : on_t2_before);
+	}
+}
+
 void handle_threads_list(struct request *r)
 {
 	bool desc;
-	if (page_params(r, true, &desc) < 0)
+	struct history h;
+	if (page_params(r, true, &desc) < 0 || history_params(r, true, &h) < 0)
 		return;
 	char lim[16], bytes[24];
 	int ll = snprintf(lim, sizeof lim, "%d", r->limit + 1);
 	int bl = page_budget_param(r, bytes);
-	if (r->after.len > 0) {
+	if (h.v2) {
+		threads_list_v2(r, desc, &h, lim, ll, bytes, bl);
+	} else if (r->after.len > 0) {
 		const char *v[] = {r->after.data, lim, bytes};
 		const int l[] = {(int)r->after.len, ll, bl};
 		request_query(r, desc ? Q_THREADS_AFTER_DESC : Q_THREADS_AFTER_ASC, 3, v, l,
@@ -35,6 +142,39 @@ void handle_threads_list(struct request *r)
 		request_query(r, desc ? Q_THREADS_FIRST_DESC : Q_THREADS_FIRST_ASC, 2, v, l,
 			      on_page);
 	}
+	buf_free(&h.before);
+	buf_free(&h.filter);
+}
+
+static void on_count(struct request *r, PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		request_db_error(r, res);
+		return;
+	}
+	char body[48];
+	int n = snprintf(body, sizeof body, "{\"count\":%s}", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	struct reply *rep = request_reply_begin(r, 200);
+	reply_copy(rep, body, (size_t)n);
+	request_reply_send(r);
+}
+
+/* GET /v1/threads/count: routed here by handle_thread_get (the path segment
+ * "count" spelled plainly; a thread named count is /v1/threads/%63ount). */
+static void handle_threads_count(struct request *r)
+{
+	struct history h;
+	if (history_params(r, false, &h) < 0)
+		return;
+	const char *v[] = {h.filter.data};
+	const int l[] = {(int)h.filter.len};
+	if (h.filter.len > 2) /* not {} */
+		request_query(r, Q_THREADS_COUNT_FILTERED, 1, v, l, on_count);
+	else
+		request_query(r, Q_THREADS_COUNT, 0, v, l, on_count);
+	buf_free(&h.before);
+	buf_free(&h.filter);
 }
 
 static void on_thread(struct request *r, PGresult *res)
@@ -81,6 +221,10 @@ static void on_thread_with_items(struct request *r, PGresult *res)
 
 void handle_thread_get(struct request *r)
 {
+	if (r->match.args[0].n == 5 && memcmp(r->match.args[0].p, "count", 5) == 0) {
+		handle_threads_count(r);
+		return;
+	}
 	struct buf v = {0};
 	int found = router_query_param(r->match.query, "items", &v);
 	if (found == 0) {
@@ -124,9 +268,10 @@ void handle_thread_put(struct request *r)
 	}
 	char ts[24];
 	int tl = snprintf(ts, sizeof ts, "%" PRId64, d.created_us);
-	const char *p[] = {r->id.data, ts, d.text};
-	const int l[] = {(int)r->id.len, tl, (int)d.text_len};
-	request_query(r, Q_THREAD_PUT, 3, p, l, on_saved);
+	const char *lang = request_server(r)->cfg->search_language;
+	const char *p[] = {r->id.data, ts, d.text, lang};
+	const int l[] = {(int)r->id.len, tl, (int)d.text_len, (int)strlen(lang)};
+	request_query(r, Q_THREAD_PUT, 4, p, l, on_saved);
 }
 
 void handle_thread_delete(struct request *r)

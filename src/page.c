@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "request.h"
 #include "server.h"
@@ -145,3 +146,246 @@ void page_reply_write(struct request *r, PGresult *res, int status, const char *
 	else
 		request_reply_empty(r, status);
 }
+
+int page_format_us(long long us, char out[40])
+{
+	long long sec = us / 1000000, frac = us % 1000000;
+	if (frac < 0) { /* before 1970: floor */
+		frac += 1000000;
+		sec -= 1;
+	}
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL)
+		return snprintf(out, 40, "1970-01-01T00:00:00.000000Z");
+	return snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+bool page_text_ok(const char *s, size_t n)
+{
+	if (n == 0) /* s may be NULL (an empty buf) */
+		return true;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		unsigned c = *p;
+		int more;
+		unsigned min;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			more = 1, min = 0x80, c &= 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2, min = 0x800, c &= 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3, min = 0x10000, c &= 0x07;
+		} else {
+			return false;
+		}
+		if (end - p <= more)
+			return false;
+		for (int i = 1; i <= more; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (p[i] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		p += more + 1;
+	}
+	return true;
+}
+
+/* One document, with its activity time spliced in when cols->act >= 0. */
+static void append_doc(struct reply *rep, PGresult *res, int row, const struct page_cols *cols)
+{
+	const char *doc = PQgetvalue(res, row, cols->doc);
+	size_t len = (size_t)PQgetlength(res, row, cols->doc);
+	if (cols->act < 0 || len < 2 || doc[len - 1] != '}') { /* stored trimmed: always '}' */
+		reply_ref(rep, doc, len);
+		return;
+	}
+	size_t k = len - 1;
+	while (k > 0 && (doc[k - 1] == ' ' || doc[k - 1] == '\n' || doc[k - 1] == '\r' ||
+			 doc[k - 1] == '\t'))
+		k--;
+	bool empty = k > 0 && doc[k - 1] == '{';
+	char tail[96], ts[40];
+	page_format_us(atoll(PQgetvalue(res, row, cols->act)), ts);
+	int tl = snprintf(tail, sizeof tail, "%s\"" PAGE_ACTIVITY_MEMBER "\":\"%s\"}",
+			  empty ? "" : ",", ts);
+	reply_ref(rep, doc, len - 1);
+	reply_copy(rep, tail, (size_t)tl);
+}
+
+static void append_id(struct buf *b, PGresult *res, int row, int col)
+{
+	buf_putc(b, '"');
+	buf_json_escape(b, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+	buf_putc(b, '"');
+}
+
+void page_reply_cursor(struct request *r, PGresult *res, enum page_cursor mode,
+		       const struct page_cols *cols)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		request_db_error(r, res);
+		return;
+	}
+	int nrows = PQntuples(res);
+	if (mode != PAGE_FIRST && nrows == 0) {
+		PQclear(res);
+		request_error(r, 404, "not_found",
+			      mode == PAGE_BEFORE ? "the before cursor names no row of this list"
+						  : "the after cursor names no row of this list");
+		return;
+	}
+	if (mode != PAGE_FIRST && nrows == 1 && PQgetisnull(res, 0, cols->id))
+		nrows = 0;
+	bool cut = nrows > 0 && atol(PQgetvalue(res, 0, cols->n)) > nrows;
+	bool has_more = cut || nrows > r->limit;
+	int kept = nrows > r->limit ? r->limit : nrows;
+	struct reply *rep = request_reply_begin(r, 200);
+	struct buf tail = {0};
+	reply_copy_str(rep, "{\"data\":[");
+	for (int i = 0; i < kept; i++) {
+		if (i > 0)
+			reply_copy(rep, ",", 1);
+		append_doc(rep, res, mode == PAGE_BEFORE ? kept - 1 - i : i, cols);
+	}
+	buf_printf(&tail, "],\"has_more\":%s,\"after\":", has_more ? "true" : "false");
+	if (mode == PAGE_BEFORE ? kept > 0 : has_more)
+		append_id(&tail, res, mode == PAGE_BEFORE ? 0 : kept - 1, cols->id);
+	else
+		buf_puts(&tail, "null");
+	if (mode == PAGE_BEFORE) {
+		buf_puts(&tail, ",\"before\":");
+		if (has_more)
+			append_id(&tail, res, kept - 1, cols->id);
+		else
+			buf_puts(&tail, "null");
+	}
+	buf_putc(&tail, '}');
+	reply_copy(rep, tail.data, tail.len);
+	buf_free(&tail);
+	reply_keep_result(rep, res);
+	request_reply_send(r);
+}
+
+/* ---- metadata.<key>=<value> filters ---- */
+
+#define MAX_FILTERS 32
+#define MAX_NUMBER 100 /* bytes of a value compared as a JSON number */
+
+/* A JSON number of at most MAX_NUMBER bytes with an exponent of at most 4
+ * digits: within PostgreSQL's numeric, so the filter never fails to parse. */
+static bool is_number(const char *s, size_t n)
+{
+	size_t i = 0, digits;
+	if (n == 0 || n > MAX_NUMBER)
+		return false;
+	if (s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i < n && s[i] >= '1' && s[i] <= '9')
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < n && s[i] == '.') {
+		for (digits = 0, i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+		if (digits == 0)
+			return false;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		for (digits = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+		if (digits == 0 || digits > 4)
+			return false;
+	}
+	return i == n;
+}
+
+static bool is_word(const struct buf *v, const char *w)
+{
+	return v->len == strlen(w) && memcmp(v->data, w, v->len) == 0;
+}
+
+/* Appends value v as the filter's JSON: a string, or a number/true/false/null
+ * when it reads as one; "..." forces the string between the quotes. */
+static void append_value(struct buf *f, const struct buf *v)
+{
+	if (is_word(v, "true") || is_word(v, "false") || is_word(v, "null") ||
+	    is_number(v->data, v->len)) {
+		buf_append(f, v->data, v->len);
+		return;
+	}
+	const char *p = v->data;
+	size_t n = v->len;
+	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
+		p++, n -= 2;
+	buf_putc(f, '"');
+	buf_json_escape(f, p, n);
+	buf_putc(f, '"');
+}
+
+const char *page_metadata_filters(struct span q, struct buf *f)
+{
+	static const char prefix[] = "metadata.";
+	const size_t plen = sizeof prefix - 1;
+	struct buf keys[MAX_FILTERS] = {{0}};
+	struct buf v = {0};
+	const char *why = NULL;
+	int nkeys = 0;
+	const char *p = q.p, *end = q.p + q.n;
+	while (p < end && why == NULL) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *pe = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(pe - p));
+		const char *ke = eq ? eq : pe;
+		struct buf k = {0};
+		if (router_decode((struct span){p, (size_t)(ke - p)}, true, &k) < 0) {
+			why = "a query parameter is badly encoded";
+		} else if (k.len >= plen && memcmp(k.data, prefix, plen) == 0) {
+			buf_reset(&v);
+			if (eq == NULL ||
+			    router_decode((struct span){eq + 1, (size_t)(pe - eq - 1)}, true, &v) < 0)
+				why = "a metadata filter needs a well-encoded value: metadata.<key>=<value>";
+			else if (k.len == plen)
+				why = "a metadata filter needs a key: metadata.<key>=<value>";
+			else if (!page_text_ok(k.data + plen, k.len - plen) || !page_text_ok(v.data, v.len))
+				why = "metadata filter keys and values must be UTF-8 text without NUL";
+			else if (nkeys == MAX_FILTERS)
+				why = "at most 32 metadata filters";
+			for (int i = 0; i < nkeys && why == NULL; i++)
+				if (keys[i].len == k.len - plen &&
+				    memcmp(keys[i].data, k.data + plen, keys[i].len) == 0)
+					why = "a metadata key is given twice (filters are ANDed: one value per key)";
+			if (why == NULL) {
+				buf_puts(f, nkeys == 0 ? "\"m\":{\"" : ",\"");
+				buf_json_escape(f, k.data + plen, k.len - plen);
+				buf_puts(f, "\":");
+				append_value(f, &v);
+				buf_append(&keys[nkeys++], k.data + plen, k.len - plen);
+			}
+		}
+		buf_free(&k);
+		p = pe + 1;
+	}
+	if (why == NULL && nkeys > 0)
+		buf_putc(f, '}');
+	for (int i = 0; i < nkeys; i++)
+		buf_free(&keys[i]);
+	buf_free(&v);
+	return why;
+}
+

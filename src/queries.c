@@ -52,6 +52,65 @@
 	       " WHERE user_id = $1 AND thread_id = $2 ORDER BY " ORDER(dir) " LIMIT $3",  \
 	       ORDER(dir), "$4")
 
+/* Activity (sql/003): the server's statement time in microseconds, and the
+ * touch of a thread that every write in it does in its own statement (so in
+ * its transaction). Rows never touched since the migration sort by creation. */
+#define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
+#define TOUCH(id_cond)                                                                     \
+	"UPDATE threads SET updated_us = " NOW_US ", updated_seq = nextval('threadstore_seq')" \
+	" WHERE user_id = $1 AND id " id_cond
+#define KC1 "created_us"
+#define KC2 "seq"
+#define KU1 "COALESCE(updated_us, created_us)"
+#define KU2 "COALESCE(updated_seq, seq)"
+/* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
+ * '{}' for none; facets are NULL on rows not saved since the migration. */
+#define TFILTER(p)                                                                         \
+	" AND (" p "::text = '{}' OR COALESCE(facets, threadstore_facets(doc)) @> " p     \
+	"::text::jsonb)"
+#define T2_ROWS(k1, k2, cond, filter, dir, lim)                                            \
+	"SELECT id, doc, " KU1 " AS act, " k1 " AS k1, " k2 " AS k2 FROM threads"          \
+	" WHERE user_id = $1" cond TFILTER(filter) " ORDER BY " k1 " " dir ", " k2 " " dir \
+	" LIMIT " lim
+/* (id, doc, act, n): act is the activity time, in microseconds */
+#define T2_FIRST(k1, k2, dir)                                                              \
+	CAPPED("id, doc, act", T2_ROWS(k1, k2, "", "$2", dir, "$3"),                        \
+	       "k1 " dir ", k2 " dir, "$4")
+/* before= runs this with the comparison and direction reversed: the rows
+ * nearest the cursor first, which page.c sends in reverse. */
+#define T2_PAGE(k1, k2, cmp, dir)                                                          \
+	"SELECT t.id, t.doc, t.act, t.n FROM"                                              \
+	" (SELECT " k1 " AS c1, " k2 " AS c2 FROM threads WHERE user_id = $1 AND id = $2) c" \
+	" LEFT JOIN LATERAL (" CAPPED("id, doc, act, k1, k2",                              \
+	T2_ROWS(k1, k2, " AND (" k1 ", " k2 ") " cmp " (c.c1, c.c2)", "$3", dir, "$4"),    \
+	"k1 " dir ", k2 " dir, "$5") ") t ON true ORDER BY t.k1 " dir ", t.k2 " dir
+
+/* Search (sql/005): an item's tsvector, $6 the configuration (--search-language). */
+#define ITEM_TSV "threadstore_tsvector($6, threadstore_item_text($5))"
+/* Hits of $3 (websearch_to_tsquery syntax, configuration $2) in the caller's
+ * thread titles and message texts, best first: (rank, seq) descending, seq
+ * being unique over threads and items (one sequence), so the cursor $4,
+ * "rank:seq",
+ * pages without skips or repeats. Snippets: ts_headline over at most the
+ * first 100,000 characters, cut to 600 (and never inside a marker). */
+#define HEADLINE_OPTS                                                                      \
+	"'MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=\" ... \","             \
+	" StartSel=\"<mark>\", StopSel=\"</mark>\"'"
+#define SEARCH(item_cond, thread_cond)                                                     \
+	"SELECT h.thread_id, h.item_id, h.rank, h.seq, h.created_us,"                      \
+	" regexp_replace(left(ts_headline($2::regconfig, left(CASE WHEN h.item_id IS NULL"  \
+	" THEN threadstore_title(h.doc) ELSE threadstore_item_text(h.doc) END, 100000),"     \
+	" s.q, " HEADLINE_OPTS "), 600), '<[^>]*$', '') AS snippet"                         \
+	" FROM (SELECT websearch_to_tsquery($2::regconfig, $3) AS q) s,"                   \
+	" (SELECT split_part($4::text, ':', 1)::real AS rank,"                              \
+	"  split_part($4::text, ':', 2)::bigint AS seq) c, LATERAL ("                       \
+	" SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq,"  \
+	" created_us, doc FROM items WHERE user_id = $1 AND tsv @@ s.q" item_cond            \
+	" UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads"  \
+	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond ") a"                              \
+	" WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)"                     \
+	" ORDER BY a.rank DESC, a.seq DESC LIMIT $5) h ORDER BY h.rank DESC, h.seq DESC"
+
 /* An upsert keeps the row's place (seq) unless created_at moves. */
 #define KEEP_SEQ(table)                                                                    \
 	" seq = CASE WHEN " table ".created_us = EXCLUDED.created_us"                      \
@@ -64,10 +123,14 @@ const struct query queries[Q_COUNT] = {
 		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2"
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false},
 	[Q_THREAD_PUT] = {"thread_put",
-		"INSERT INTO threads (user_id, id, created_us, seq, doc)"
-		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4)"
+		"INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
+		" tsv) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
+		" nextval('threadstore_seq'), threadstore_facets($4),"
+		" threadstore_tsvector($5, threadstore_title($4)))"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
-		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us", 4, true},
+		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
+		" updated_us = EXCLUDED.updated_us, updated_seq = EXCLUDED.updated_seq,"
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv", 5, true},
 	[Q_THREAD_DELETE] = {"thread_delete",
 		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
@@ -82,22 +145,24 @@ const struct query queries[Q_COUNT] = {
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
 	[Q_ITEM_PUT] = {"item_put",
-		"INSERT INTO items (user_id, thread_id, id, created_us, seq, doc)"
-		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5)"
+		"WITH touch AS (" TOUCH("= $2") ") INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
+		" tsv) VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
-		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us", 5, true},
+		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv", 6, true},
 	/* add_thread_item: inserts, never overwrites. One row: (inserted, same)
 	 * where `same` compares the stored document of an existing id with this
 	 * one (NULL when the statement's snapshot has no such row: inserted now,
 	 * or added by a transaction that committed after the snapshot). */
 	[Q_ITEM_ADD] = {"item_add",
-		"WITH ins AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc)"
-		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5)"
-		" ON CONFLICT (user_id, thread_id, id) DO NOTHING RETURNING 1)"
+		"WITH ins AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc, tsv)"
+		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
+		" ON CONFLICT (user_id, thread_id, id) DO NOTHING RETURNING 1),"
+		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins))"
 		" SELECT EXISTS (SELECT 1 FROM ins), (SELECT doc = $5 FROM items"
-		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 5, true},
+		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 6, true},
 	[Q_ITEM_DELETE] = {"item_delete",
-		"DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, true},
+		"WITH d AS (DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3"
+		" RETURNING 1) " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d)", 3, true},
 	[Q_ITEMS_FIRST_ASC] = {"items_first_asc",
 		ITEM_FIRST("ASC"), 4, false},
 	[Q_ITEMS_FIRST_DESC] = {"items_first_desc",
@@ -113,10 +178,43 @@ const struct query queries[Q_COUNT] = {
 	[Q_ATTACHMENT_GET] = {"attachment_get",
 		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2, false},
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
-		"INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
+		"WITH old AS (SELECT doc FROM attachments WHERE user_id = $1 AND id = $2),"
+		" touch AS (" TOUCH("IN (SELECT threadstore_jsonb($3::text) ->> 'thread_id'"
+		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") ")"
+		" INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true},
 	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
-		"DELETE FROM attachments WHERE user_id = $1 AND id = $2", 2, true},
+		"WITH d AS (DELETE FROM attachments WHERE user_id = $1 AND id = $2 RETURNING doc) "
+		TOUCH("= (SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)"), 2, true},
+	/* Thread lists with order_by, filters or before= (T2_*): the order is
+	 * creation (C) or activity (U); FIRST, AFTER, and BEFORE (reversed scan). */
+	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(KC1, KC2, "ASC"), 4, false},
+	[Q_T2_C_FIRST_DESC] = {"t2_c_first_desc", T2_FIRST(KC1, KC2, "DESC"), 4, false},
+	[Q_T2_C_AFTER_ASC] = {"t2_c_after_asc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false},
+	[Q_T2_C_AFTER_DESC] = {"t2_c_after_desc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false},
+	[Q_T2_C_BEFORE_ASC] = {"t2_c_before_asc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false},
+	[Q_T2_C_BEFORE_DESC] = {"t2_c_before_desc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false},
+	[Q_T2_U_FIRST_ASC] = {"t2_u_first_asc", T2_FIRST(KU1, KU2, "ASC"), 4, false},
+	[Q_T2_U_FIRST_DESC] = {"t2_u_first_desc", T2_FIRST(KU1, KU2, "DESC"), 4, false},
+	[Q_T2_U_AFTER_ASC] = {"t2_u_after_asc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
+	[Q_T2_U_AFTER_DESC] = {"t2_u_after_desc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
+	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
+	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
+	[Q_THREADS_COUNT] = {"threads_count",
+		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false},
+	/* Through the threads_facets index only (sql/007: the user is in its key);
+	 * the IS TRUE keeps the user check out of the planner's index choices. */
+	[Q_THREADS_COUNT_FILTERED] = {"threads_count_filtered",
+		"SELECT count(*) FROM threads"
+		" WHERE threadstore_owned_facets(user_id, doc, facets)"
+		" @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)"
+		" AND (user_id = $1) IS TRUE", 2, false},
+	/* before= on items: the reversed scan, sent in reverse (page.c) */
+	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false},
+	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false},
+	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false},
+	[Q_SEARCH_THREAD] = {"search_thread",
+		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false},
 };
 /* clang-format on */
 

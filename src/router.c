@@ -26,6 +26,8 @@ static const struct route routes[] = {
 	{.pattern = "/v1/attachments/*", .name = "/v1/attachments/{id}", .auth = true,
 	 .allow = "GET, PUT, DELETE", .get = handle_attachment_get,
 	 .put = handle_attachment_put, .del = handle_attachment_delete, .body = true},
+	{.pattern = "/v1/search", .name = "/v1/search", .auth = true, .allow = "GET",
+	 .get = handle_search},
 };
 /* clang-format on */
 

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "doc.h"
 #include "http.h"
+#include "page.h"
 #include "router.h"
 
 /* The router's table names handlers; the fuzzer never calls them. */
@@ -18,6 +19,7 @@ STUB(handle_healthz) STUB(handle_readyz) STUB(handle_metrics) STUB(handle_thread
 STUB(handle_thread_put) STUB(handle_thread_export) STUB(handle_thread_delete) STUB(handle_items_list)
 STUB(handle_item_add) STUB(handle_item_get) STUB(handle_item_put) STUB(handle_item_delete)
 STUB(handle_attachment_get) STUB(handle_attachment_put) STUB(handle_attachment_delete)
+STUB(handle_search)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,6 +29,11 @@ static void exercise(const struct http_req *r)
 	router_match(r->url.data ? r->url.data : "", r->url.len, &m);
 	struct buf v = {0}, id = {0}, scratch = {0}, sub = {0};
 	(void)router_query_param(m.query, "after", &v);
+	buf_reset(&v);
+	(void)page_metadata_filters(m.query, &v); /* the history filters' JSON */
+	buf_reset(&v);
+	if (router_query_param(m.query, "q", &v) > 0)
+		(void)page_text_ok(v.data, v.len);
 	for (int i = 0; i < m.nargs; i++)
 		(void)router_decode(m.args[i], false, &id);
 

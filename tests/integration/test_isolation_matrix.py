@@ -46,7 +46,8 @@ class World:
         self.b = srv.client(key.token("bob-" + uuid.uuid4().hex))
         self.tid = th.new_id("thr")
         self.t2 = th.new_id("thr")
-        self.thread = thread_doc(self.tid, created_at="2025-06-01T10:00:00Z", title="alice's")
+        self.thread = thread_doc(self.tid, created_at="2025-06-01T10:00:00Z", title="alice's",
+                                 metadata={"agent": "travel"})
         self.thread2 = thread_doc(self.t2, created_at="2025-06-02T10:00:00Z", title="second")
         self.i1 = user_message(self.tid, th.new_id("msg"), text="alice's secret")
         self.i2 = assistant_message(self.tid, th.new_id("msg"))
@@ -80,6 +81,19 @@ class World:
         got["items"] = a.list_items(self.tid, limit=1000)["data"]
         got["items_desc"] = a.list_items(self.tid, limit=1000, order="desc")["data"]
         got["threads"] = a.list_threads(limit=1000)["data"]
+        # The history API: activity times (B's writes must not touch A's threads),
+        # filters, counts and search see A's data unchanged.
+        for name, path in [("activity", "/v1/threads?order_by=updated_at&limit=1000"),
+                           ("filtered", "/v1/threads?metadata.agent=travel&status=active"),
+                           ("count", "/v1/threads/count"),
+                           ("count filtered", "/v1/threads/count?metadata.agent=travel"),
+                           ("items before", t + "/items?before=" + q(self.i2["id"])),
+                           ("search", "/v1/search?q=secret"),
+                           ("search title", "/v1/search?q=alice&thread_id=" + q(self.tid))]:
+            r = a.get(path)
+            assert r.status == 200, (name, r)
+            got[name] = r.json
+        assert len(got["search"]["data"]) == 1 and got["count"] == {"count": 2}
         return got
 
     def b_sees_nothing_of_a(self):
@@ -95,6 +109,11 @@ class World:
             assert doc not in (self.thread, self.thread2)
         for doc in b.list_items(self.tid, limit=1000)["data"]:
             assert doc not in (self.i1, self.i2)
+        for path in ("/v1/search?q=secret", "/v1/search?q=alice",
+                     "/v1/search?q=secret&thread_id=" + q(self.tid)):
+            for hit in b.get(path).json["data"]:
+                assert (hit["thread_id"], hit["item_id"]) not in (
+                    (self.tid, self.i1["id"]), (self.tid, None)), hit
 
 
 @pytest.fixture
@@ -158,6 +177,31 @@ ACTIONS = {
         lambda w: w.b.put("/v1/attachments/" + q(w.att["id"]),
                           file_attachment(w.att["id"], name="bob.pdf")), 204),
     "delete attachment": (lambda w: w.b.delete("/v1/attachments/" + q(w.att["id"])), 204),
+    "write attachment naming A's thread": (
+        lambda w: w.b.put("/v1/attachments/atc_b0b00001",
+                          dict(file_attachment("atc_b0b00001"), thread_id=w.tid)), 204),
+    "write then delete attachment naming A's thread": (
+        lambda w: (w.b.put("/v1/attachments/atc_b0b00002",
+                           dict(file_attachment("atc_b0b00002"), thread_id=w.tid)),
+                   w.b.delete("/v1/attachments/atc_b0b00002"))[1], 204),
+    # history: order_by, filters, before, count, search
+    "list threads by activity": (
+        lambda w: w.b.get("/v1/threads?order_by=updated_at&limit=1000"), EMPTY_PAGE),
+    "list threads by A's metadata": (
+        lambda w: w.b.get("/v1/threads?metadata.agent=travel"), EMPTY_PAGE),
+    "list threads by status": (lambda w: w.b.get("/v1/threads?status=active"), EMPTY_PAGE),
+    "list threads after A's cursor by activity": (
+        lambda w: w.b.get("/v1/threads?order_by=updated_at&after=" + q(w.tid)), 404),
+    "list threads before A's cursor": (lambda w: w.b.get("/v1/threads?before=" + q(w.t2)), 404),
+    "list items before A's cursor": (
+        lambda w: w.b.get(_t(w) + "/items?before=" + q(w.i2["id"])), 404),
+    "count threads": (lambda w: w.b.get("/v1/threads/count"), {"count": 0}),
+    "count threads by A's metadata": (
+        lambda w: w.b.get("/v1/threads/count?metadata.agent=travel&status=active"),
+        {"count": 0}),
+    "search A's words": (lambda w: w.b.get("/v1/search?q=alice%20OR%20secret"), EMPTY_PAGE),
+    "search in A's thread": (
+        lambda w: w.b.get("/v1/search?q=secret&thread_id=" + q(w.tid)), EMPTY_PAGE),
 }
 
 
@@ -165,9 +209,9 @@ ACTIONS = {
 def test_b_on_a(world, name):
     action, expected = ACTIONS[name]
     r = action(world)
-    if expected is EMPTY_PAGE:
+    if isinstance(expected, dict):  # EMPTY_PAGE, or another exact body
         assert r.status == 200, r
-        assert r.json == EMPTY_PAGE, r
+        assert r.json == expected, r
     elif expected == 404:
         th.check_error(r, 404, "not_found")
     else:

@@ -27,6 +27,7 @@ raise the errors of :mod:`threadstore_chatkit.errors`.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -35,6 +36,18 @@ from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
 
 from .client import ThreadStoreClient, path_segment
 from .errors import NotFoundHTTPError, ThreadStoreProtocolError
+from .history import (
+    ACTIVITY_MEMBER,
+    HistoryPage,
+    MetadataValue,
+    OrderBy,
+    SearchPage,
+    ThreadStatusType,
+    filter_params,
+    page_parts,
+    parse_time,
+    search_page,
+)
 from .tokens import TokenHook, token_from_context
 
 __all__ = ["ThreadStore", "ThreadStoreNotFoundError"]
@@ -331,6 +344,122 @@ class ThreadStore(Store[TContext]):
             context,
             not_found=f"File {attachment_id} not found",
         )
+
+    # -- history (not part of Store): activity order, filters, counts, before, search -----
+
+    async def _get_json(
+        self, path: str, context: TContext, params: list[tuple[str, str]]
+    ) -> bytes:
+        token = await self.bearer_token(context)
+        try:
+            return await self.client.request_json(
+                "GET", path, token=token, params=cast("Any", params)
+            )
+        except NotFoundHTTPError as exc:
+            raise _not_found(exc) from None
+
+    async def list_threads(
+        self,
+        context: TContext,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+        order: str = "desc",
+        order_by: OrderBy = "created_at",
+        metadata: Mapping[str, MetadataValue] | None = None,
+        status: ThreadStatusType | None = None,
+    ) -> HistoryPage[ThreadMetadata]:
+        """``load_threads`` with activity order, filters and ``before``
+        (``GET /v1/threads?order_by=&metadata.<key>=&status=&before=``).
+
+        ``metadata`` matches top-level keys of the thread's metadata exactly (ANDed); strings
+        match strings only. The page's ``updated_at`` gives each thread's activity time.
+        """
+        params: list[tuple[str, str]] = [
+            ("limit", str(limit)), ("order", order), ("order_by", order_by)
+        ]
+        if after:
+            params.append(("after", after))
+        if before:
+            params.append(("before", before))
+        params += filter_params(metadata, status)
+        body = await self._get_json("/v1/threads", context, params)
+        read = _reader("ThreadMetadata", ThreadMetadata)
+        try:
+            docs, has_more, page_after, page_before = page_parts(body)
+            threads = [read(json.dumps(d)) for d in docs]
+            updated = {d["id"]: parse_time(d[ACTIVITY_MEMBER]) for d in docs}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ThreadStoreProtocolError(
+                f"threadstore GET /v1/threads: not a history page of threads: {exc}"
+            ) from exc
+        return HistoryPage(threads, has_more, page_after, page_before, updated)
+
+    async def count_threads(
+        self,
+        context: TContext,
+        *,
+        metadata: Mapping[str, MetadataValue] | None = None,
+        status: ThreadStatusType | None = None,
+    ) -> int:
+        """How many of the caller's threads match (``GET /v1/threads/count``)."""
+        body = await self._get_json(
+            "/v1/threads/count", context, filter_params(metadata, status)
+        )
+        try:
+            count = json.loads(body)["count"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ThreadStoreProtocolError(f"threadstore count: bad body: {exc}") from exc
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ThreadStoreProtocolError(f"threadstore count: {count!r} is not an integer")
+        return count
+
+    async def load_thread_items_before(
+        self,
+        thread_id: str,
+        before: str,
+        limit: int,
+        order: str,
+        context: TContext,
+    ) -> HistoryPage[ThreadItem]:
+        """The ``limit`` items just before item ``before`` in ``order``, in that order
+        (``GET /v1/threads/{id}/items?before=``); ``page.before`` continues backwards."""
+        params = [("before", before), ("limit", str(limit)), ("order", order)]
+        body = await self._get_json(
+            f"/v1/threads/{path_segment(thread_id)}/items", context, params
+        )
+        read = _reader("ThreadItem", ThreadItem)
+        try:
+            docs, has_more, page_after, page_before = page_parts(body)
+            items = [read(json.dumps(d)) for d in docs]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ThreadStoreProtocolError(
+                f"threadstore GET items?before=: not a page of items: {exc}"
+            ) from exc
+        return HistoryPage(items, has_more, page_after, page_before)
+
+    async def search(
+        self,
+        query: str,
+        context: TContext,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        thread_id: str | None = None,
+    ) -> SearchPage:
+        """Full-text search of the caller's thread titles and message texts, best first
+        (``GET /v1/search``; ``query`` in ``websearch_to_tsquery`` syntax)."""
+        params = [("q", query), ("limit", str(limit))]
+        if after:
+            params.append(("after", after))
+        if thread_id is not None:
+            params.append(("thread_id", thread_id))
+        body = await self._get_json("/v1/search", context, params)
+        try:
+            return search_page(body)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ThreadStoreProtocolError(f"threadstore search: bad body: {exc}") from exc
 
 
 def _not_found(exc: NotFoundHTTPError, text: str) -> ThreadStoreNotFoundError:
