@@ -149,9 +149,11 @@ bench_service_start() {
     local bin=$1 log=$2; shift 2
     : >"$log" # exists before the background shell opens it
     # Enough descriptors for 10,000 clients (root may raise the hard limit). No balancer in
-    # front: stop without the drain delay.
+    # front: stop without the drain delay (a binary older than the flag has none).
+    local nodelay=()
+    "$bin" --help 2>&1 | grep -q -- --drain-delay && nodelay=(--drain-delay 0)
     ( ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-      exec "$bin" serve --listen 127.0.0.1:0 --drain-delay 0 "$@" ) \
+      exec "$bin" serve --listen 127.0.0.1:0 "${nodelay[@]}" "$@" ) \
         >"$log" 2>&1 &
     SVC_PID=$!
     SVC_PORT=
