@@ -355,8 +355,8 @@ class ThreadStore(Store[TContext]):
             return await self.client.request_json(
                 "GET", path, token=token, params=cast("Any", params)
             )
-        except NotFoundHTTPError as exc:
-            raise _not_found(exc) from None
+        except NotFoundHTTPError as exc:  # not a Store method: the server's words
+            raise _not_found(exc, exc.message or str(exc)) from None
 
     async def list_threads(
         self,
