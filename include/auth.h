@@ -71,8 +71,6 @@ void auth_close(struct auth *a);
  * cooldown): a token that just failed may verify once it ends. Returns how
  * long to hold such a request at most, or 0 when no fetch is coming. */
 unsigned auth_keys_wait_ms(const struct auth *a);
-/* keyfetch: a fetch ended. */
-void auth_keys_settled(struct auth *a);
 
 /* Extracts the token from an Authorization header value. 0 or -1 (*why set). */
 int auth_bearer(const char *hdr, size_t n, const char **tok, size_t *tok_len, const char **why)

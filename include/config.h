@@ -34,6 +34,7 @@ struct config {
 
 	size_t max_body;
 	size_t max_body_total; /* request-body bytes held at once, all connections */
+	size_t max_reply_total; /* reply bytes queued to slow readers, all connections */
 	size_t max_header;
 	size_t max_page_bytes; /* documents in one page or export batch (at least one row) */
 	const char *search_language; /* text search configuration (regconfig name) */

@@ -72,6 +72,7 @@ struct conn_host {
 	const struct config *cfg;
 	const struct conn_ops *ops;
 	struct http_budget budget; /* request-body bytes held, all conns */
+	size_t reply_bytes;	   /* reply bodies queued in uv_write, all conns */
 	bool draining;		   /* shutting down: no keep-alive */
 	unsigned long write_timeouts;
 	char readbuf[CONN_READ_BUF]; /* shared by all reads: see conn.c on_alloc */

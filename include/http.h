@@ -12,9 +12,10 @@
  *
  * Body memory is bounded twice: per request by max_body (413), and across all
  * connections by a shared struct http_budget: a body's bytes are reserved
- * before they are stored (the whole Content-Length at the headers, a chunked
- * body as its buffer grows) and given back when the request is forgotten.
- * Past the budget the request fails with 503 (the caller adds Retry-After). */
+ * before they are stored, in steps as they arrive, and given back when the
+ * request is forgotten. A Content-Length that does not fit what is left is
+ * refused at the headers; past the budget the request fails with 503 (the
+ * caller adds Retry-After). */
 #ifndef THREADSTORE_HTTP_H
 #define THREADSTORE_HTTP_H
 
@@ -59,6 +60,7 @@ struct http_in {
 	size_t max_header, max_body;
 	struct http_budget *budget; /* may be NULL: no shared bound */
 	size_t reserved;	    /* bytes of the budget this request holds */
+	size_t declared;	    /* the body's Content-Length, or 0 (chunked, none) */
 	size_t header_bytes;
 	int cur;	   /* which header the value spans belong to */
 	unsigned seen;	   /* tracked headers seen in this request (duplicates: 400) */

@@ -12,21 +12,20 @@
  * one is in flight is already answered by it.
  *
  * What: a 200 response of at most 1 MiB that parses as a JWKS with at least one
- * usable key replaces the key set (auth_set_keys). Anything else (network
+ * usable key replaces the key set (on_keys). Anything else (network
  * error, timeout, other status, bad document) is logged and the current keys
  * stay: while the auth server is down, known keys keep working.
  *
  * Ownership: keyfetch_start allocates the fetcher; keyfetch_close stops it,
  * and it frees itself in its last handle's close callback (uv_run returns
- * after that). It calls into the struct auth it was given only before
- * keyfetch_close. */
+ * after that). It calls its owner's callbacks only before keyfetch_close. */
 #ifndef THREADSTORE_KEYFETCH_H
 #define THREADSTORE_KEYFETCH_H
 
 #include <stdbool.h>
 #include <uv.h>
 
-struct auth;
+struct jwks;
 struct keyfetch;
 
 struct keyfetch_options {
@@ -34,18 +33,24 @@ struct keyfetch_options {
 	unsigned refresh_ms;
 	unsigned cooldown_ms;
 	unsigned timeout_ms; /* one whole transfer */
+	/* The owner of the keys (auth.c), told through these, never included:
+	 * on_keys takes a new key set (and its ownership); on_settled runs when a
+	 * fetch ends, whatever its outcome. */
+	void (*on_keys)(void *arg, struct jwks *keys);
+	void (*on_settled)(void *arg);
+	void *arg;
 };
 
 /* NULL after logging why. */
-struct keyfetch *keyfetch_start(uv_loop_t *loop, struct auth *a, const struct keyfetch_options *o)
+struct keyfetch *keyfetch_start(uv_loop_t *loop, const struct keyfetch_options *o)
     __attribute__((warn_unused_result));
 /* A token named an unknown kid: fetch now, or when the cooldown ends. */
 void keyfetch_kick(struct keyfetch *f);
 /* How long a request whose token just failed should wait for the fetch that
  * may bring its key: 0 when none is coming; while a transfer is in flight,
  * KEY_FETCH_WAIT_MS; while a kicked fetch waits for the cooldown to end, the
- * time until it starts plus KEY_FETCH_WAIT_MS. auth_keys_settled() runs when
- * that fetch ends, either way. */
+ * time until it starts plus KEY_FETCH_WAIT_MS. on_settled runs when that
+ * fetch ends, either way. */
 #define KEY_FETCH_WAIT_MS 500
 unsigned keyfetch_wait_ms(const struct keyfetch *f);
 void keyfetch_close(struct keyfetch *f);

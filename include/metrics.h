@@ -43,6 +43,7 @@ enum metrics_reject {
 	MR_UNAUTHORIZED,     /* 401 */
 	MR_BODY_BUDGET,	     /* 503: --max-body-total reached */
 	MR_NO_FILES,	     /* 503 at accept: out of file descriptors */
+	MR_REPLY_BUDGET,     /* 503: --max-reply-total of replies queued to slow readers */
 	MR_COUNT
 };
 
@@ -67,6 +68,7 @@ struct metrics_gauges {
 	int draining;
 	unsigned long token_cache_hits, token_cache_misses;
 	size_t body_bytes, body_budget; /* request-body bytes reserved, and the bound */
+	size_t reply_bytes;		/* reply bytes queued to readers */
 	unsigned long write_timeouts;
 };
 

@@ -18,6 +18,9 @@ struct request;
 #define PAGE_DEFAULT_LIMIT 20
 #define PAGE_MAX_LIMIT 1000
 
+/* A decimal count from 1 to max, digits only (no sign, space or decoded NUL);
+ * -1 otherwise. */
+int page_count(const char *s, size_t n, int max);
 /* Reads limit, order and after from the query string into r->limit, *desc and
  * r->after. Returns 0, or -1 after answering 400. */
 int page_params(struct request *r, bool default_desc, bool *desc)

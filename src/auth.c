@@ -174,6 +174,18 @@ int auth_setup(struct auth *a, const struct config *cfg)
 	return 0;
 }
 
+static void on_fetched_keys(void *arg, struct jwks *keys)
+{
+	auth_set_keys(arg, keys);
+}
+
+static void on_fetch_settled(void *arg)
+{
+	struct auth *a = arg;
+	if (a->on_settled != NULL)
+		a->on_settled(a->settled_arg);
+}
+
 int auth_start(struct auth *a, uv_loop_t *loop, const struct config *cfg)
 {
 	if (cfg->jwks_url == NULL)
@@ -183,8 +195,11 @@ int auth_start(struct auth *a, uv_loop_t *loop, const struct config *cfg)
 	    .refresh_ms = cfg->jwks_refresh_ms,
 	    .cooldown_ms = cfg->jwks_cooldown_ms,
 	    .timeout_ms = 10000,
+	    .on_keys = on_fetched_keys,
+	    .on_settled = on_fetch_settled,
+	    .arg = a,
 	};
-	a->fetch = keyfetch_start(loop, a, &o);
+	a->fetch = keyfetch_start(loop, &o);
 	return a->fetch ? 0 : -1;
 }
 
@@ -572,8 +587,3 @@ unsigned auth_keys_wait_ms(const struct auth *a)
 	return a->fetch != NULL ? keyfetch_wait_ms(a->fetch) : 0;
 }
 
-void auth_keys_settled(struct auth *a)
-{
-	if (a->on_settled != NULL)
-		a->on_settled(a->settled_arg);
-}

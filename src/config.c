@@ -45,6 +45,9 @@ static const struct option_def options[] = {
     {"--max-body", "THREADSTORE_MAX_BODY", "request body limit in bytes (default 67108864)"},
     {"--max-body-total", "THREADSTORE_MAX_BODY_TOTAL",
      "request-body bytes held at once, all connections, before 503 (default 268435456)"},
+    {"--max-reply-total", "THREADSTORE_MAX_REPLY_TOTAL",
+     "reply bytes queued to slow readers, all connections, before reads get 503 (default "
+     "268435456)"},
     {"--max-header", "THREADSTORE_MAX_HEADER",
      "request line + headers limit in bytes (default 16384)"},
     {"--max-page-bytes", "THREADSTORE_MAX_PAGE_BYTES",
@@ -210,6 +213,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1024, 1L << 40, &n) < 0)
 			return -1;
 		cfg->max_body_total = (size_t)n;
+	} else if (strcmp(flag, "--max-reply-total") == 0) {
+		if (parse_long(flag, v, 1024, 1L << 40, &n) < 0)
+			return -1;
+		cfg->max_reply_total = (size_t)n;
 	} else if (strcmp(flag, "--max-header") == 0) {
 		if (parse_long(flag, v, 1024, 1L << 20, &n) < 0)
 			return -1;
@@ -337,6 +344,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	 * item); 64 MiB leaves room, and --max-body-total bounds the sum. */
 	cfg->max_body = 64u << 20;
 	cfg->max_body_total = 256u << 20;
+	cfg->max_reply_total = 256u << 20;
 	cfg->max_header = 16 << 10;
 	cfg->max_page_bytes = 8 << 20;
 	cfg->search_language = "simple";

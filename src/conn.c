@@ -20,6 +20,7 @@ struct out {
 	uv_write_t w;
 	struct conn *c;
 	struct reply rep;
+	size_t held; /* body bytes counted in host->reply_bytes while queued */
 };
 
 static void conn_drive(struct conn *c);
@@ -70,6 +71,8 @@ static void conn_set_state(struct conn *c, enum conn_state st, unsigned hold_ms)
 
 static void free_out(struct out *o)
 {
+	if (o->held > 0)
+		o->c->host->reply_bytes -= o->held;
 	reply_free(&o->rep);
 	free(o);
 }
@@ -269,6 +272,10 @@ static void write_out(struct conn *c, struct out *o, unsigned flags, bool try_no
 		conn_close(c);
 		return;
 	}
+	/* What a slow reader holds (the PGresult a page references), for the
+	 * shared bound on it (request.c: --max-reply-total). */
+	o->held = o->rep.body_len;
+	c->host->reply_bytes += o->held;
 	c->writes++;
 }
 

@@ -53,6 +53,7 @@ void handle_metrics(struct request *r)
 	    .draining = s->draining,
 	    .body_bytes = s->host.budget.used,
 	    .body_budget = s->host.budget.limit,
+	    .reply_bytes = s->host.reply_bytes,
 	    .write_timeouts = s->host.write_timeouts,
 	};
 	db_gauges(&s->pool, &g.queries_in_flight, &g.queries_waiting);

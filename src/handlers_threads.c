@@ -233,18 +233,16 @@ void handle_thread_get(struct request *r)
 		request_query(r, Q_THREAD_GET, 1, p, l, on_thread);
 		return;
 	}
-	buf_putc(&v, '\0');
-	char *end;
-	long n = found > 0 ? strtol(v.data, &end, 10) : -1;
-	bool ok = found > 0 && v.len > 1 && *end == '\0' && n >= 1 && n <= PAGE_MAX_LIMIT;
+	int n = found > 0 ? page_count(v.data, v.len, PAGE_MAX_LIMIT) : -1;
+	bool ok = n > 0;
 	buf_free(&v);
 	if (!ok) {
 		request_error(r, 400, "bad_request", "items must be an integer from 1 to 1000");
 		return;
 	}
-	r->limit = (int)n;
+	r->limit = n;
 	char lim[16], bytes[24];
-	int ll = snprintf(lim, sizeof lim, "%ld", n + 1);
+	int ll = snprintf(lim, sizeof lim, "%d", n + 1);
 	int bl = page_budget_param(r, bytes);
 	const char *p[] = {r->id.data, lim, bytes};
 	const int l[] = {(int)r->id.len, ll, bl};

@@ -80,6 +80,7 @@ static int on_message_begin(llhttp_t *p)
 	struct http_in *h = from_parser(p);
 	req_clear(&h->req);
 	unreserve(h);
+	h->declared = 0;
 	h->header_bytes = 0;
 	h->seen = 0;
 	h->cur = H_OTHER;
@@ -198,6 +199,8 @@ static int on_headers_complete(llhttp_t *p)
 	r->method = llhttp_get_method(p);
 	r->head = r->method == HTTP_HEAD;
 	r->http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0;
+	/* RFC 9110 10.1.1: a 100-continue expectation from HTTP/1.0 is ignored. */
+	r->expect_continue = r->expect_continue && !r->http10;
 	/* We speak HTTP/1.1 only: an Upgrade (h2c, websocket) is ignored and the
 	 * request answered as it is, so the connection stays in step. CONNECT has
 	 * no route; llhttp stops after it and the caller closes. */
@@ -211,12 +214,16 @@ static int on_headers_complete(llhttp_t *p)
 		return HPE_PAUSED; /* answer now; the body is never read */
 	}
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
-		/* The whole body is reserved now, and stored in one exact allocation. */
+		/* A body that cannot fit is refused now (before a 100 Continue: the
+		 * client never sends it). One that can is stored in one exact
+		 * allocation, but the budget is taken as its bytes arrive (on_body):
+		 * headers alone, never followed by a body, must not hold the budget. */
 		size_t n = (size_t)p->content_length;
-		if (reserve(h, n) < 0) {
+		if (h->budget != NULL && h->budget->limit - h->budget->used < n) {
 			over_budget(h);
 			return HPE_PAUSED; /* answered at once; the body is never read */
 		}
+		h->declared = n;
 		buf_reserve_exact(&r->body, n);
 	}
 	return 0;
@@ -234,13 +241,14 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 		return HPE_PAUSED;
 	}
 	if (r->body.len + n > h->reserved) {
-		/* Chunked: grow the buffer and its reservation together, so the
-		 * budget counts the memory actually held. */
+		/* Grow the reservation (and a chunked body's buffer) in steps as bytes
+		 * arrive, so the budget counts the memory actually held. */
 		size_t want = r->body.len + n, step = h->reserved < BODY_STEP ? BODY_STEP : h->reserved;
+		size_t cap = h->declared ? h->declared : h->max_body;
 		if (want < h->reserved + step)
 			want = h->reserved + step;
-		if (want > h->max_body)
-			want = h->max_body;
+		if (want > cap)
+			want = cap;
 		if (reserve(h, want - h->reserved) < 0 &&
 		    (want = r->body.len + n, reserve(h, want - h->reserved) < 0)) {
 			over_budget(h); /* not even room for these bytes */

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "buf.h"
 #include "jwks.h"
 #include "list.h"
@@ -36,7 +35,7 @@ struct sock { /* one socket curl asked us to watch */
 
 struct keyfetch {
 	uv_loop_t *loop;
-	struct auth *auth;
+	size_t nkeys; /* in the set installed last (for the log) */
 	struct keyfetch_options o;
 	CURLM *multi;
 	CURL *easy;	 /* the transfer in flight, or NULL */
@@ -248,7 +247,8 @@ static const char *install(struct keyfetch *f)
 	if (set == NULL)
 		return why;
 	log_info("jwks loaded", "source=%s keys=%zu skipped=%zu", f->o.url, set->n, set->skipped);
-	auth_set_keys(f->auth, set);
+	f->nkeys = set->n;
+	f->o.on_keys(f->o.arg, set);
 	buf_reset(&f->last);
 	buf_append(&f->last, f->body.data, f->body.len);
 	return NULL;
@@ -273,16 +273,16 @@ static void finish(struct keyfetch *f, CURLcode res)
 	if (bad == NULL) {
 		f->failures = 0;
 		schedule(f, f->o.refresh_ms);
-		auth_keys_settled(f->auth);
+		f->o.on_settled(f->o.arg);
 		return;
 	}
 	f->failures++;
 	char q[CURL_ERROR_SIZE + 64];
-	const struct jwks *kept = f->auth->keys; /* known keys keep working */
+	/* known keys keep working */
 	log_warn("jwks fetch failed", "url=%s reason=%s failures=%u keys_kept=%zu", f->o.url,
-		 log_quote(q, sizeof q, bad, strlen(bad)), f->failures, kept ? kept->n : 0);
+		 log_quote(q, sizeof q, bad, strlen(bad)), f->failures, f->nkeys);
 	schedule(f, retry_delay(f));
-	auth_keys_settled(f->auth);
+	f->o.on_settled(f->o.arg);
 }
 
 unsigned keyfetch_wait_ms(const struct keyfetch *f)
@@ -358,7 +358,7 @@ void keyfetch_kick(struct keyfetch *f)
 		schedule(f, wait);
 }
 
-struct keyfetch *keyfetch_start(uv_loop_t *loop, struct auth *a, const struct keyfetch_options *o)
+struct keyfetch *keyfetch_start(uv_loop_t *loop, const struct keyfetch_options *o)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl", "%s", "");
@@ -372,7 +372,6 @@ struct keyfetch *keyfetch_start(uv_loop_t *loop, struct auth *a, const struct ke
 		return NULL;
 	}
 	f->loop = loop;
-	f->auth = a;
 	f->o = *o;
 	list_init(&f->socks);
 	/* Timers on a live loop cannot fail to initialise. */

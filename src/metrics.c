@@ -12,7 +12,7 @@ static const int status_code[MS_COUNT] = {
 static const char *const reject_name[MR_COUNT] = {
     "queue_full",  "no_database",     "max_connections", "body_too_large", "header_too_large",
     "bad_request", "request_timeout", "query_timeout",	 "unauthorized",
-    "body_budget", "no_file_descriptors",
+    "body_budget", "no_file_descriptors", "reply_budget",
 };
 
 static int status_index(int status)
@@ -142,6 +142,10 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int
 		   "# HELP threadstore_write_timeouts_total Connections closed because the client "
 		   "took no byte of its response for --write-timeout.\n"
 		   "# TYPE threadstore_write_timeouts_total counter\n"
-		   "threadstore_write_timeouts_total %lu\n",
-		   g->body_bytes, g->body_budget, g->write_timeouts);
+		   "threadstore_write_timeouts_total %lu\n"
+		   "# HELP threadstore_reply_bytes_queued Reply bytes queued to readers, all "
+		   "connections (bounded by --max-reply-total).\n"
+		   "# TYPE threadstore_reply_bytes_queued gauge\n"
+		   "threadstore_reply_bytes_queued %zu\n",
+		   g->body_bytes, g->body_budget, g->write_timeouts, g->reply_bytes);
 }

@@ -9,6 +9,19 @@
 #include "request.h"
 #include "server.h"
 
+int page_count(const char *s, size_t n, int max)
+{
+	if (n == 0 || n > 9)
+		return -1;
+	long v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= 1 && v <= max ? (int)v : -1;
+}
+
 int page_params(struct request *r, bool default_desc, bool *desc)
 {
 	struct span q = r->match.query;
@@ -24,14 +37,12 @@ int page_params(struct request *r, bool default_desc, bool *desc)
 		goto out;
 	}
 	if (found > 0) {
-		buf_putc(&v, '\0');
-		char *end;
-		long n = strtol(v.data, &end, 10);
-		if (v.len < 2 || *end != '\0' || n < 1 || n > PAGE_MAX_LIMIT) {
+		int n = page_count(v.data, v.len, PAGE_MAX_LIMIT);
+		if (n < 0) {
 			why = "limit must be an integer from 1 to 1000";
 			goto out;
 		}
-		r->limit = (int)n;
+		r->limit = n;
 	}
 	buf_reset(&v);
 	found = router_query_param(q, "order", &v);

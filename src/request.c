@@ -377,6 +377,15 @@ static void serve(struct request *r)
 			      "ids must be 1 to 255 bytes of UTF-8, percent-encoded");
 		return;
 	}
+	/* Slow readers hold the replies queued to them: past the shared bound, no
+	 * new read is run until they drain (writes make small replies). */
+	if (h->method == HTTP_GET && router_is_v1(r->match.path) &&
+	    c->host->reply_bytes > s->cfg->max_reply_total) {
+		metrics_reject(&s->metrics, MR_REPLY_BUDGET);
+		request_error(r, 503, "unavailable",
+			      "too many replies are waiting for slow readers; retry shortly");
+		return;
+	}
 	fn(r);
 }
 
