@@ -10,7 +10,7 @@ RUNTIME_PKGS=(libuv1 libpq5 libjansson4 libssl3 libcurl4 ca-certificates)
 # To develop and test: a PostgreSQL server, PgBouncer, HAProxy (the load-balancer test runs
 # docker/haproxy.cfg), Python for the tests, clang's libFuzzer.
 DEV_PKGS=(postgresql-15 postgresql-client-15 python3 python3-pytest python3-httpx
-          python3-cryptography python3-yaml openssl ca-certificates curl pgbouncer haproxy clang
+          python3-cryptography python3-yaml openssl ca-certificates curl strace pgbouncer haproxy clang
           libclang-rt-14-dev)
 # Node and npm for the real Better Auth in tests/betterauth: Debian's, only when the commands
 # are missing. A Node that is already there is kept: nodesource's nodejs ships its own npm, and
