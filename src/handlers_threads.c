@@ -132,14 +132,14 @@ void handle_threads_list(struct request *r)
 	if (h.v2) {
 		threads_list_v2(r, desc, &h, lim, ll, bytes, bl);
 	} else if (r->after.len > 0) {
-		const char *v[] = {r->after.data, lim, bytes};
-		const int l[] = {(int)r->after.len, ll, bl};
-		request_query(r, desc ? Q_THREADS_AFTER_DESC : Q_THREADS_AFTER_ASC, 3, v, l,
+		const char *v[] = {r->after.data, lim};
+		const int l[] = {(int)r->after.len, ll};
+		request_query(r, desc ? Q_THREADS_AFTER_DESC : Q_THREADS_AFTER_ASC, 2, v, l,
 			      on_page);
 	} else {
-		const char *v[] = {lim, bytes};
-		const int l[] = {ll, bl};
-		request_query(r, desc ? Q_THREADS_FIRST_DESC : Q_THREADS_FIRST_ASC, 2, v, l,
+		const char *v[] = {lim};
+		const int l[] = {ll};
+		request_query(r, desc ? Q_THREADS_FIRST_DESC : Q_THREADS_FIRST_ASC, 1, v, l,
 			      on_page);
 	}
 	buf_free(&h.before);
