@@ -6,6 +6,7 @@
 #include "buf.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +37,23 @@ void buf_reset(struct buf *b)
 	b->off = b->len = 0;
 }
 
-char *buf_reserve(struct buf *b, size_t n)
+/* Whether n more bytes fit, after reclaiming consumed space if they do not. */
+static bool fits_after_compact(struct buf *b, size_t n)
 {
 	if (b->cap - b->len >= n)
-		return b->data + b->len;
-	/* Reclaim consumed space first; it may be enough. */
+		return true;
 	if (b->off > 0) {
 		memmove(b->data, b->data + b->off, b->len - b->off);
 		b->len -= b->off;
 		b->off = 0;
-		if (b->cap - b->len >= n)
-			return b->data + b->len;
 	}
+	return b->cap - b->len >= n;
+}
+
+char *buf_reserve(struct buf *b, size_t n)
+{
+	if (fits_after_compact(b, n))
+		return b->data + b->len;
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap - b->len < n)
 		cap *= 2;
@@ -61,15 +67,8 @@ char *buf_reserve(struct buf *b, size_t n)
 
 char *buf_reserve_exact(struct buf *b, size_t n)
 {
-	if (b->cap - b->len >= n)
+	if (fits_after_compact(b, n))
 		return b->data + b->len;
-	if (b->off > 0) {
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-		if (b->cap - b->len >= n)
-			return b->data + b->len;
-	}
 	char *p = realloc(b->data, b->len + n);
 	if (p == NULL)
 		out_of_memory();

@@ -28,7 +28,7 @@ static int exec_ok(PGconn *pg, const char *sql, const char *what)
 {
 	PGresult *r = PQexec(pg, sql);
 	ExecStatusType st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
 		char q[512];
 		const char *m = PQresultErrorMessage(r);
 		log_error("migration failed", "step=%s error=%s", what,
@@ -114,18 +114,10 @@ static int exec_each(PGconn *pg, const char *sql, const char *what)
 		char *stmt = strndup(p, n);
 		if (stmt == NULL)
 			return -1;
-		PGresult *r = PQexec(pg, stmt);
+		int rc = exec_ok(pg, stmt, what);
 		free(stmt);
-		ExecStatusType st = PQresultStatus(r);
-		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-			char q[512];
-			const char *m = PQresultErrorMessage(r);
-			log_error("migration failed", "step=%s error=%s", what,
-				  log_quote(q, sizeof q, m, strlen(m)));
-			PQclear(r);
+		if (rc < 0)
 			return -1;
-		}
-		PQclear(r);
 		p += n;
 	}
 	return 0;
