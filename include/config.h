@@ -48,6 +48,7 @@ struct config {
 	int prepared;		     /* named prepared statements (1) or unnamed (0) */
 	int access_log;        /* one log line per request */
 	int migrate;		     /* apply migrations before serving */
+	int citus;		     /* then distribute the tables (citus.h) */
 	int log_debug;
 	/* dev-token */
 	const char *token_sub;

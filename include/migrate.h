@@ -18,4 +18,9 @@ extern const int migrations_count;
 /* Returns 0 when the schema is current, -1 after logging why not. */
 int migrate_run(const char *conninfo) __attribute__((warn_unused_result));
 
+/* Takes the migrations' lock for the transaction open on pg (waiting up to
+ * 10 min for another instance): for steps that run after them (citus.h). */
+struct pg_conn;
+int migrate_lock(struct pg_conn *pg) __attribute__((warn_unused_result));
+
 #endif

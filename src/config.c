@@ -69,6 +69,9 @@ static const struct option_def options[] = {
     {"--query-timeout", "THREADSTORE_QUERY_TIMEOUT",
      "seconds a query may take before 504 and a cancel (default 10)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
+    {"--citus", NULL,
+     "after the migrations, distribute the tables by user_id on a Citus coordinator "
+     "(docs/SCALING.md)"},
     {"--no-access-log", NULL, "no log line per request"},
     {"--debug", NULL, "log debug lines"},
     {"--sub", NULL, "dev-token: the user id (sub claim)"},
@@ -404,6 +407,10 @@ int config_parse(struct config *cfg, int argc, char **argv)
 		}
 		if (strcmp(a, "--no-migrate") == 0) {
 			cfg->migrate = 0;
+			continue;
+		}
+		if (strcmp(a, "--citus") == 0) {
+			cfg->citus = 1;
 			continue;
 		}
 		if (strcmp(a, "--no-access-log") == 0) {

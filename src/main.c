@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "auth.h"
+#include "citus.h"
 #include "config.h"
 #include "log.h"
 #include "migrate.h"
@@ -34,6 +35,14 @@ static int serve(const struct config *cfg)
 	return rc;
 }
 
+/* The migrations, then with --citus the distribution step. */
+static int schema_ready(const struct config *cfg)
+{
+	if (migrate_run(cfg->database_url) < 0)
+		return -1;
+	return cfg->citus ? citus_distribute(cfg->database_url) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -51,7 +60,7 @@ int main(int argc, char **argv)
 		buf_free(&tok);
 		return 0;
 	}
-	case CMD_MIGRATE: return migrate_run(cfg.database_url) < 0 ? 1 : 0;
+	case CMD_MIGRATE: return schema_ready(&cfg) < 0 ? 1 : 0;
 	case CMD_SERVE: break;
 	}
 	if (cfg.log_debug)
@@ -60,7 +69,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	srand((unsigned)time(NULL) ^ (unsigned)uv_os_getpid());
 	/* Migrations run before the loop exists, so blocking here blocks nothing. */
-	if (cfg.migrate && migrate_run(cfg.database_url) < 0)
+	if (cfg.migrate && schema_ready(&cfg) < 0)
 		return 1;
 	return serve(&cfg);
 }

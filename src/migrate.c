@@ -66,6 +66,11 @@ static int take_lock(PGconn *pg, const char *fn)
 	return -1;
 }
 
+int migrate_lock(PGconn *pg)
+{
+	return take_lock(pg, "pg_try_advisory_xact_lock");
+}
+
 /* 1 when the migration is recorded as applied, 0 when not, -1 on error. */
 static int is_applied(PGconn *pg, const char *version)
 {

@@ -55,10 +55,15 @@
 
 /* Activity (sql/003): the server's statement time in microseconds, and the
  * touch of a thread that every write in it does in its own statement (so in
- * its transaction). Rows never touched since the migration sort by creation. */
+ * its transaction). Rows never touched since the migration sort by creation.
+ * The touch's tie-breaker is the thread's own seq, unique like a fresh
+ * nextval (threads touched in the same microsecond order by creation): an
+ * UPDATE must call no volatile function to be a router query on Citus
+ * (citus.h), and a statement that touches two threads (an attachment moved)
+ * must not give both the same key. */
 #define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 #define TOUCH(id_cond)                                                                     \
-	"UPDATE threads SET updated_us = " NOW_US ", updated_seq = nextval('threadstore_seq')" \
+	"UPDATE threads SET updated_us = " NOW_US ", updated_seq = seq"                    \
 	" WHERE user_id = $1 AND id " id_cond
 #define KC1 "created_us"
 #define KC2 "seq"
@@ -203,13 +208,16 @@ const struct query queries[Q_COUNT] = {
 	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
 	[Q_THREADS_COUNT] = {"threads_count",
 		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false},
-	/* Through the threads_facets index only (sql/007: the user is in its key);
-	 * the IS TRUE keeps the user check out of the planner's index choices. */
+	/* Through the threads_facets index only (sql/007: the user is in its key).
+	 * The user check compares under the "C" collation, not the column's: the
+	 * same equality (both are deterministic), but no btree on user_id can
+	 * serve it, so the planner's index choice is the GIN; and unlike a check
+	 * wrapped in an expression, Citus still routes on it (one shard). */
 	[Q_THREADS_COUNT_FILTERED] = {"threads_count_filtered",
 		"SELECT count(*) FROM threads"
 		" WHERE threadstore_owned_facets(user_id, doc, facets)"
 		" @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)"
-		" AND (user_id = $1) IS TRUE", 2, false},
+		" AND user_id = $1 COLLATE \"C\"", 2, false},
 	/* before= on items: the reversed scan, sent in reverse (page.c) */
 	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false},
 	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false},

@@ -2,7 +2,9 @@
 
 import subprocess
 
-from tshelpers import TIMEOUT, binary_path, database_url, thread_doc
+import pytest
+
+from tshelpers import TIMEOUT, binary_path, database_url, psql, psql_path, thread_doc
 
 
 def run(*args, env=None):
@@ -31,6 +33,21 @@ def test_migrate_is_idempotent():
     # The session server already applied the migrations; applying again is a no-op.
     r = run("migrate", "--database-url", database_url())
     assert r.returncode == 0, r.stderr
+    r = run("migrate", "--database-url", database_url())
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(psql_path() is None, reason="psql not installed")
+def test_migrate_citus_needs_the_extension():
+    # On plain PostgreSQL the distribution step refuses clearly and changes nothing; on a
+    # Citus coordinator (test_citus.py runs this module there) it is idempotent.
+    citus = psql(database_url(), "SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+    r = run("migrate", "--citus", "--database-url", database_url())
+    if citus:
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode == 1, r.stderr
+    assert "no citus extension" in r.stderr, r.stderr
     r = run("migrate", "--database-url", database_url())
     assert r.returncode == 0, r.stderr
 

@@ -1,0 +1,177 @@
+"""threadstore on Citus: a coordinator and its workers, tables distributed by user_id.
+
+Runs only when THREADSTORE_CITUS_URL names a database on a Citus coordinator (the citus
+extension created, workers added with citus_add_node); CI has no Citus, so it skips there.
+docs/SCALING.md says how to build Citus and start a cluster for a local run.
+
+- `threadstore migrate --citus` distributes every table keyed by user, co-located;
+- every statement of src/queries.c, EXPLAINed on the coordinator past PostgreSQL's five
+  custom plans, is routed to one worker (single-shard tasks on one node);
+- the API's conformance: the existing integration modules run again (a child pytest) with
+  DATABASE_URL pointing at the coordinator and citus.multi_task_query_log_level = error,
+  so a statement that fans out to several shards fails the request that sent it.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+
+import pytest
+
+import tshelpers as th
+
+CITUS_URL = os.environ.get("THREADSTORE_CITUS_URL", "")
+pytestmark = pytest.mark.skipif(
+    not CITUS_URL,
+    reason="THREADSTORE_CITUS_URL is not set: no Citus coordinator to test against "
+           "(Citus is not packaged for Debian; docs/SCALING.md: a local run)")
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Every endpoint and its contract; not re-run: modules about the process, the network or
+# other software (HTTP framing, TLS, JWKS, availability and faults of plain PostgreSQL,
+# HAProxy, PgBouncer, Better Auth's own tables).
+CONFORMANCE = [
+    "test_threads.py", "test_items.py", "test_attachments.py", "test_ordering.py",
+    "test_isolation.py", "test_isolation_matrix.py", "test_export.py", "test_search.py",
+    "test_openapi.py", "test_errors.py", "test_history.py", "test_large_items.py",
+    "test_auth.py", "test_attack_status_409.py", "test_attack_query_numbers.py",
+    "test_limits.py", "test_ops.py", "test_cli.py",
+]
+
+DUMP_C = r"""
+#include <stdio.h>
+#include "queries.h"
+int main(void)
+{
+	for (int i = 0; i < Q_COUNT; i++)
+		printf("%s%c%d%c%s%c", queries[i].name, 0, queries[i].nparams, 0, queries[i].sql, 0);
+	return 0;
+}
+"""
+
+
+def strict_url(url):
+    """The URL with citus.multi_task_query_log_level = error: a multi-shard query fails."""
+    u = urllib.parse.urlsplit(url)
+    q = urllib.parse.parse_qsl(u.query)
+    q.append(("options", "-c citus.multi_task_query_log_level=error"))
+    return urllib.parse.urlunsplit(u._replace(query=urllib.parse.urlencode(q, quote_via=urllib.parse.quote)))
+
+
+def psql(sql):
+    return th.psql(CITUS_URL, sql, appname="ts_it_citus")
+
+
+@pytest.fixture(scope="module")
+def distributed():
+    if th.psql_path() is None:
+        pytest.fail("THREADSTORE_CITUS_URL is set but psql is not installed")
+    if not psql("SELECT 1 FROM pg_extension WHERE extname = 'citus'"):
+        pytest.fail("THREADSTORE_CITUS_URL names a database without the citus extension")
+    workers = psql("SELECT count(*) FROM pg_dist_node WHERE shouldhaveshards AND isactive")
+    if int(workers[0][0]) < 2:
+        pytest.fail("the Citus cluster needs at least two workers for this test")
+    for _ in range(2):  # the second run finds everything distributed: idempotent
+        out = subprocess.run([th.binary_path(), "migrate", "--citus",
+                              "--database-url", CITUS_URL],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert "level=error" not in out.stderr, out.stderr
+    return int(workers[0][0])
+
+
+def test_tables_keyed_by_user_are_distributed_and_colocated(distributed):
+    rows = psql("SELECT c.relname, p.partmethod, p.colocationid,"
+                " pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)"
+                " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+                " LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid"
+                " WHERE c.relkind = 'r' AND a.attname = 'user_id' AND NOT a.attisdropped"
+                " AND c.relnamespace = current_schema()::regnamespace ORDER BY 1")
+    tables = {r[0]: r[1:] for r in rows}
+    # A table added by a migration that is keyed by user but missing from the list in
+    # src/citus.c would show here as local (partmethod empty).
+    assert {"threads", "items", "attachments"} <= set(tables)
+    for name, (method, coloc, column) in tables.items():
+        assert (method, column) == ("h", "user_id"), (name, method, column)
+        assert coloc == tables["threads"][1], (name, "not co-located with threads")
+    # the bookkeeping and the sequence stay on the coordinator
+    assert psql("SELECT 1 FROM pg_dist_partition"
+                " WHERE logicalrelid = 'threadstore_migrations'::regclass") == []
+    shards = psql("SELECT count(DISTINCT nodeport) FROM pg_dist_shard_placement"
+                  " JOIN pg_dist_shard USING (shardid)"
+                  " WHERE logicalrelid = 'threads'::regclass")
+    assert int(shards[0][0]) == distributed
+
+
+def statements(tmp):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.fail("no C compiler to read the statement table of src/queries.c")
+    src, exe = os.path.join(tmp, "dump.c"), os.path.join(tmp, "dump")
+    with open(src, "w") as f:
+        f.write(DUMP_C)
+    subprocess.run([cc, "-I", os.path.join(ROOT, "include"), "-o", exe, src,
+                    os.path.join(ROOT, "src", "queries.c")], check=True)
+    raw = subprocess.run([exe], capture_output=True, check=True).stdout.decode().split("\0")
+    return [(raw[i], int(raw[i + 1]), raw[i + 2]) for i in range(0, len(raw) - 1, 3)]
+
+
+def sample(sql, n):
+    """A value of the right shape for $n (EXPLAIN plans with it; nothing runs)."""
+    if re.search(r"\$%d::regconfig|threadstore_tsvector\(\$%d" % (n, n), sql):
+        return "'simple'"
+    if re.search(r"\$%d::text::jsonb" % n, sql):
+        return "'{}'"
+    if re.search(r"split_part\(\$%d" % n, sql):
+        return "'0.5:10'"
+    return "'10'"
+
+
+def test_every_statement_is_routed_to_one_worker(distributed):
+    with tempfile.TemporaryDirectory() as tmp:
+        stmts = statements(tmp)
+    assert len(stmts) >= 30
+    several_tasks = []
+    coordinator = psql("SELECT nodeport FROM pg_dist_node WHERE groupid = 0")[0][0]
+    for name, nparams, sql in stmts:
+        args = ", ".join(sample(sql, i) for i in range(1, nparams + 1))
+        # Seven EXPLAINs: past the five custom plans after which PostgreSQL may switch a
+        # prepared statement to a generic plan (Citus keeps it custom).
+        script = ("PREPARE s AS %s;\n" % sql +
+                  "EXPLAIN (COSTS OFF) EXECUTE s(%s);\n" % args * 7)
+        out = subprocess.run([th.psql_path(), CITUS_URL, "-X", "-q", "-A", "-t",
+                              "-v", "ON_ERROR_STOP=1"], input=script,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, (name, out.stderr)
+        lines = out.stdout.splitlines()
+        tops = [i for i, line in enumerate(lines) if line.startswith("Custom Scan (Citus")]
+        assert len(tops) == 7, (name, out.stdout)
+        last = "\n".join(lines[tops[-1]:])
+        counts = re.findall(r"Task Count: (\d+)", last)
+        # the coordinator may combine the subplans' results itself (no shard there)
+        ports = set(re.findall(r"Node: host=\S+ port=(\d+)", last)) - {coordinator}
+        assert counts and all(c == "1" for c in counts), (name, last)
+        assert len(ports) == 1, (name, last)
+        if "Distributed Subplan" in last:
+            several_tasks.append(name)
+    # An INSERT with a modifying CTE (the touch of the thread) is planned by Citus as a
+    # subplan and the INSERT: two single-shard tasks on the same worker, one transaction.
+    assert set(several_tasks) <= {"item_put", "item_add", "attachment_put"}, several_tasks
+
+
+def test_api_conformance_on_citus(distributed):
+    env = dict(os.environ, DATABASE_URL=strict_url(CITUS_URL))
+    env.pop("PYTEST_ADDOPTS", None)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"] + CONFORMANCE
+    out = subprocess.run(cmd, cwd=HERE, env=env, capture_output=True, text=True,
+                         timeout=1800)
+    tail = "\n".join(out.stdout.splitlines()[-30:])
+    print(tail)
+    assert out.returncode == 0, tail
+    assert re.search(r"\d+ passed", tail), tail
