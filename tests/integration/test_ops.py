@@ -35,6 +35,11 @@ def test_metrics_count_requests_by_route_and_status(start_server, make_token, us
     srv = start_server(["--pool-size", "2"])
     c = srv.client(make_token(user_id))
     anon = srv.client(None)
+    # The port opens once one connection is ready; the second may still be connecting
+    # on a loaded machine.
+    wait_for(lambda: metric(anon.get("/metrics").raw.decode(),
+                            "threadstore_db_connections_up") == 2, timeout=10,
+             what="both database connections up")
     before = anon.get("/metrics")
     assert before.status == 200
     assert before.headers["content-type"].startswith("text/plain")
