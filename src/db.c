@@ -31,8 +31,9 @@ void db_query_free(struct db_query *q)
 static void handoff(struct db_pool *to, struct db_query *q);
 
 /* Whether a replica's failed read should go to its fallback (the primary):
- * the node was lost or shut down, or recovery cancelled the read (a conflict
- * with replay, 40001), none of which the primary would do. */
+ * the node was lost or shut down, recovery cancelled the read (a conflict
+ * with replay, 40001), or its schema lags the primary's (42P01, 42703, after
+ * a migration), none of which the primary would do. */
 static bool hand_over(const struct db_pool *p, const struct db_query *q, enum db_status st)
 {
 	if (p->fallback == NULL || q->owner == NULL || q->done == NULL || q->qid >= Q_COUNT ||
@@ -44,7 +45,8 @@ static bool hand_over(const struct db_pool *p, const struct db_query *q, enum db
 		return false;
 	const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
 	return state == NULL || strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-	       strncmp(state, "53", 2) == 0 || strcmp(state, "40001") == 0;
+	       strncmp(state, "53", 2) == 0 || strcmp(state, "40001") == 0 ||
+	       strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0;
 }
 
 /* Completes a query: its callback (unless cancelled) then free. */
@@ -57,13 +59,6 @@ static void finish(struct db_pool *p, struct db_query *q, enum db_status st)
 	}
 	PGresult *res = q->res;
 	q->res = NULL;
-	if (q->done == NULL && q->qid < Q_COUNT && res != NULL &&
-	    PQresultStatus(res) != PGRES_COMMAND_OK) {
-		char m[512];
-		const char *e = PQresultErrorMessage(res);
-		log_error("statement failed to prepare", "statement=%s error=%s",
-			  queries[q->qid].name, log_quote(m, sizeof m, e, strlen(e)));
-	}
 	if (q->done != NULL && q->owner != NULL) {
 		if (st == DB_OK && q->qid < Q_COUNT)
 			p->served++;
@@ -540,6 +535,33 @@ static bool resend_if_aborted(struct db_conn *c, struct db_query *q)
 	return true;
 }
 
+/* One of the pool's own Parses failed: a connection without all its
+ * statements is not ready (a replica whose schema lags the primary's, until
+ * a migration has replayed there): it is failed, and tried again after the
+ * backoff. Nothing after the Parse on it is delivered: it is answered
+ * DB_UNAVAILABLE (a replica's reads go to the primary). */
+static bool prepare_failed(struct db_conn *c, struct db_query *q)
+{
+	if (q->done != NULL || q->qid >= Q_COUNT || q->res == NULL ||
+	    PQresultStatus(q->res) == PGRES_COMMAND_OK)
+		return false;
+	char m[512], why[300];
+	const char *e = PQresultErrorMessage(q->res);
+	log_quote(m, sizeof m, e, strlen(e));
+	if (c->pool->fallback != NULL)
+		log_warn("replica connection not ready: a statement did not prepare (its schema "
+			 "may lag the primary's)",
+			 "pool=%s conn=%d statement=%s error=%s", c->pool->name, c->index,
+			 queries[q->qid].name, m);
+	else
+		log_error("statement failed to prepare", "pool=%s conn=%d statement=%s error=%s",
+			  c->pool->name, c->index, queries[q->qid].name, m);
+	snprintf(why, sizeof why, "statement %s did not prepare", queries[q->qid].name);
+	conn_fail_later(c, why);
+	db_query_free(q);
+	return true;
+}
+
 static uint64_t position_of(const PGresult *res)
 {
 	uint64_t lsn = 0;
@@ -592,7 +614,8 @@ static void read_results(struct db_conn *c)
 			c->ninflight--;
 			if (q->position != NULL) /* next in the FIFO, its results in: read it */
 				q->lsn = position_of(q->position->res);
-			if (!resend_if_aborted(c, q) && !db_stmt_lost(c, q))
+			if (!resend_if_aborted(c, q) && !db_stmt_lost(c, q) &&
+			    !prepare_failed(c, q))
 				finish(c->pool, q, DB_OK);
 		} while (!last && !list_empty(&c->inflight) && c->state == DBC_READY);
 	}
