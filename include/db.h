@@ -66,10 +66,10 @@ struct db_query {
 	db_done_fn done; /* NULL for the pool's own statements (prepare) */
 	void *owner;	 /* NULL once cancelled */
 	PGresult *res;
-	uint64_t deadline; /* uv_now() ms after which the owner gets DB_TIMEOUT */
-	bool sync_after;   /* a Sync follows it: its batch ends (and commits) here */
-	bool prepared;	   /* sent as a prepared statement (may meet a lost one) */
-	bool committed;	   /* a write's own Sync came back; its position's is next */
+	uint64_t deadline;	   /* uv_now() ms after which the owner gets DB_TIMEOUT */
+	bool sync_after;	   /* a Sync follows it: its batch ends (and commits) here */
+	bool prepared;		   /* sent as a prepared statement (may meet a lost one) */
+	bool committed;		   /* a write's own Sync came back; its position's is next */
 	struct db_query *position; /* a write's Q_WAL_LSN, right after it in flight */
 	uint64_t lsn;		   /* a write's position, once its Q_WAL_LSN answered */
 };
@@ -126,9 +126,9 @@ struct db_conn {
 struct db_pool {
 	uv_loop_t *loop;
 	const struct config *cfg;
-	const char *url;	   /* the node's connection string */
-	const char *name;	   /* "primary", "replica1", ...: for logs */
-	struct db_pool *fallback;  /* a replica's: where its failed reads go (the primary) */
+	const char *url;	  /* the node's connection string */
+	const char *name;	  /* "primary", "replica1", ...: for logs */
+	struct db_pool *fallback; /* a replica's: where its failed reads go (the primary) */
 	struct db_conn *conns;
 	int nconns;
 	int nready; /* connections in DBC_READY, kept by conn_set_state */

@@ -59,8 +59,8 @@ struct db_route {
 		uint64_t lsn; /* the primary's flushed position then (or later) */
 	} samples[DB_ROUTE_SAMPLES];
 	int nsamples, next_sample;
-	unsigned next; /* round robin over replicas */
-	unsigned long reads_primary;	  /* reads the primary served by choice or for want */
+	unsigned next;			     /* round robin over replicas */
+	unsigned long reads_primary;	     /* reads the primary served by choice or for want */
 	unsigned long reads_min_lsn_primary; /* of those, for a Min-LSN no replica had reached */
 	int open_handles;
 	bool closing;

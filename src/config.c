@@ -363,7 +363,8 @@ static int replica_env(struct config *cfg)
 	for (char *save = NULL, *tok = strtok_r(cfg->replica_env, " \t\n", &save); tok != NULL;
 	     tok = strtok_r(NULL, " \t\n", &save)) {
 		if (cfg->nreplicas == CONFIG_MAX_REPLICAS) {
-			fputs("threadstore: THREADSTORE_REPLICA_URLS: at most 8 replicas\n", stderr);
+			fputs("threadstore: THREADSTORE_REPLICA_URLS: at most 8 replicas\n",
+			      stderr);
 			return -1;
 		}
 		cfg->replica_urls[cfg->nreplicas++] = tok;

@@ -384,10 +384,10 @@ static int write_query(struct db_conn *c, struct db_query *q)
 {
 	const struct query *s = &queries[q->qid];
 	bool prepared = c->pool->prepared && q->qid < Q_COUNT;
-	int ok = prepared ? PQsendQueryPrepared(c->pg, c->pool->stmt_name[q->qid],
-							 q->nparams, q->values, q->lengths, NULL, 0)
-				   : PQsendQueryParams(c->pg, s->sql, q->nparams, NULL, q->values,
-						       q->lengths, NULL, 0);
+	int ok = prepared ? PQsendQueryPrepared(c->pg, c->pool->stmt_name[q->qid], q->nparams,
+						q->values, q->lengths, NULL, 0)
+			  : PQsendQueryParams(c->pg, s->sql, q->nparams, NULL, q->values,
+					      q->lengths, NULL, 0);
 	if (!ok)
 		return -1;
 	q->prepared = prepared;

@@ -86,8 +86,8 @@ static void on_probe_timer(uv_timer_t *t)
 	enum db_status st;
 	if (rt->primary_probe == NULL && db_ready(rt->primary)) {
 		rt->primary_probe_sent = uv_now(rt->loop);
-		rt->primary_probe = db_submit(rt->primary, Q_WAL_FLUSH, 0, NULL, NULL,
-					      on_primary_probe, rt, &st);
+		rt->primary_probe =
+		    db_submit(rt->primary, Q_WAL_FLUSH, 0, NULL, NULL, on_primary_probe, rt, &st);
 	}
 	for (int i = 0; i < rt->nreplicas; i++) {
 		struct db_replica *n = &rt->replicas[i];
@@ -166,7 +166,8 @@ void db_route_metrics(const struct db_route *rt, struct buf *out)
 		      "# TYPE threadstore_replica_lag_seconds gauge\n");
 	for (int i = 0; i < rt->nreplicas; i++) {
 		int64_t lag = db_route_lag_ms(rt, i);
-		snprintf(line, sizeof line, "threadstore_replica_lag_seconds{replica=\"%s\"} %.3f\n",
+		snprintf(line, sizeof line,
+			 "threadstore_replica_lag_seconds{replica=\"%s\"} %.3f\n",
 			 rt->replicas[i].name, lag < 0 ? -1.0 : (double)lag / 1e3);
 		buf_puts(out, line);
 	}

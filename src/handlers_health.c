@@ -34,7 +34,8 @@ void handle_readyz(struct request *r)
 		buf_json_escape(&b, why, strlen(why));
 		buf_puts(&b, "\"");
 	}
-	if (s->route.nreplicas > 0) { /* a replica down or stale: still ready (the primary serves) */
+	/* A replica down or stale leaves the instance ready: the primary serves. */
+	if (s->route.nreplicas > 0) {
 		buf_puts(&b, ",");
 		db_route_readyz(&s->route, &b);
 	}
