@@ -30,10 +30,40 @@ void db_query_free(struct db_query *q)
 
 static void handoff(struct db_pool *to, struct db_query *q);
 
-/* Whether a replica's failed read should go to its fallback (the primary):
- * the node was lost or shut down, recovery cancelled the read (a conflict
- * with replay, 40001), or its schema lags the primary's (42P01, 42703, after
- * a migration), none of which the primary would do. */
+/* The reads whose empty answer means that a row the request names (by id,
+ * or as a page's cursor) is not there: a 404. A replica may simply not have
+ * replayed it yet (a cursor from a page another node served, an id from a
+ * fresher replica), so the primary is asked before anyone is told 404. */
+static bool names_a_row(enum query_id qid)
+{
+	switch (qid) {
+	case Q_THREAD_GET:
+	case Q_THREAD_GET_WITH_ITEMS:
+	case Q_ITEM_GET:
+	case Q_ATTACHMENT_GET:
+	case Q_THREADS_AFTER_ASC:
+	case Q_THREADS_AFTER_DESC:
+	case Q_ITEMS_AFTER_ASC:
+	case Q_ITEMS_AFTER_DESC:
+	case Q_ITEMS_BEFORE_ASC:
+	case Q_ITEMS_BEFORE_DESC:
+	case Q_T2_C_AFTER_ASC:
+	case Q_T2_C_AFTER_DESC:
+	case Q_T2_C_BEFORE_ASC:
+	case Q_T2_C_BEFORE_DESC:
+	case Q_T2_U_AFTER_ASC:
+	case Q_T2_U_AFTER_DESC:
+	case Q_T2_U_BEFORE_ASC:
+	case Q_T2_U_BEFORE_DESC: return true;
+	default: return false;
+	}
+}
+
+/* Whether a replica's read should go to its fallback (the primary): the node
+ * was lost or shut down, recovery cancelled the read (a conflict with replay,
+ * 40001), its schema lags the primary's (42P01, 42703, after a migration), or
+ * a row the read names is not there (yet), none of which the primary would
+ * answer the same way. */
 static bool hand_over(const struct db_pool *p, const struct db_query *q, enum db_status st)
 {
 	if (p->fallback == NULL || q->owner == NULL || q->done == NULL || q->qid >= Q_COUNT ||
@@ -41,6 +71,8 @@ static bool hand_over(const struct db_pool *p, const struct db_query *q, enum db
 		return false;
 	if (st == DB_UNAVAILABLE)
 		return true;
+	if (st == DB_OK && q->res != NULL && PQresultStatus(q->res) == PGRES_TUPLES_OK)
+		return PQntuples(q->res) == 0 && names_a_row(q->qid);
 	if (st != DB_OK || q->res == NULL || PQresultStatus(q->res) != PGRES_FATAL_ERROR)
 		return false;
 	const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
