@@ -1,13 +1,10 @@
 """Neon's pooler is PgBouncer >= 1.21 in transaction mode with prepared
 statements tracked (max_prepared_statements). Debian 12 ships 1.18, so this
 runs only with a PgBouncer >= 1.21 named by THREADSTORE_PGBOUNCER_BIN (a local
-run; CI has none, and skips it saying so). Build one from its public source in
-a scratch folder outside the repository, never committed:
-
-    git clone https://github.com/pgbouncer/pgbouncer && cd pgbouncer
-    git checkout pgbouncer_1_25_2 && ./autogen.sh
-    ./configure --without-cares --without-systemd && make pgbouncer
-    # Debian 12: apt-get install libevent-dev autoconf automake libtool
+run; CI has none, and skips it saying so): one built from its public source
+(github pgbouncer/pgbouncer, tag pgbouncer_1_25_2 was used; on Debian 12 it
+needs libevent-dev, autoconf, automake and libtool) in a scratch folder
+outside the repository, never committed.
 
 With max_prepared_statements = 200 (at least Q_COUNT, 38 statements): two
 instances in --statements prepared share 4 server connections; mixed load
@@ -50,7 +47,7 @@ VERSION = version()
 pytestmark = pytest.mark.skipif(
     VERSION is None or VERSION < (1, 21),
     reason="local only: set THREADSTORE_PGBOUNCER_BIN to a PgBouncer >= 1.21 built from its "
-    "public source (this file's docstring says how); Debian 12's 1.18 has no "
+    "public source (see this file's docstring); Debian 12's 1.18 has no "
     "max_prepared_statements, and CI has none" + ("" if VERSION is None else
                                                  " (got %d.%d)" % VERSION))
 
@@ -173,6 +170,8 @@ def test_prepared_mode_two_instances_share_the_pool(bouncer200, start_server, ma
     user, errors, acked = mixed_load([a, b], make_token, 15)
     assert not errors, errors[:3]
     assert len(acked) > 100
+    print("pgbouncer %d.%d prepared: %d threads written (each with an item and two reads), "
+          "0 errors" % (VERSION + (len(acked),)))
     # every acknowledged write is there (read straight from PostgreSQL)
     n = th.psql(th.database_url(), "SELECT count(*) FROM threads WHERE user_id = '%s'" % user)
     assert int(n[0][0]) == len(acked)
@@ -189,7 +188,9 @@ def test_conformance_suite_through_the_pooler_prepared(bouncer200):
     files = ["test_threads.py", "test_items.py", "test_attachments.py", "test_ordering.py",
              "test_isolation_matrix.py", "test_history.py", "test_search.py",
              "test_export.py"]
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
+    # (the migration test makes databases of its own: the pooler knows only threadstore)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-k", "not test_migration_from_the_previous_schema"]
                          + [os.path.join(HERE, f) for f in files],
                          env=env, capture_output=True, text=True, timeout=900, cwd=HERE)
     tail = "\n".join(out.stdout.splitlines()[-15:])
