@@ -13,7 +13,6 @@ statement, every acknowledged write there. With max_prepared_statements = 0
 (the default of 1.21-1.23): the symptoms README.md describes (26000/42P05)
 and the pool's fall back to unnamed statements, with no failed request."""
 
-import json
 import os
 import re
 import shutil
