@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/replica.sh: W1 with one read replica vs none, side by side in one run.
 #
-#   bash bench/replica.sh [--pg-port P] [--rounds N] [--duration S] [compare.sh options]
+#   bash bench/replica.sh [--pg-port P] [--replica-port R] [--rounds N] [--duration S]
+#                         [compare.sh options]
 #
 # The private cluster of run.sh (on --pg-port) is the primary; a streaming replica of it is
 # made once with pg_basebackup -R (and a replication slot) under bench/.work/replica, on port
-# P+1. Both services run the same Release binary on the same primary, at once: "base" alone,
+# R (default P+1). Both services run the same Release binary on the same primary, at once: "base" alone,
 # "new" with --replica-url (so its W1 reads go to the replica). Then bench/compare.sh runs
 # their rounds interleaved and prints the ratio, and the new service's replica metrics (where
 # its reads went). Both PostgreSQL servers are stopped at the end unless --keep-pg.
@@ -15,17 +16,18 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PG_PORT=25470 WORK=$BENCH_DIR/.work KEEP=0 PASS=()
+PG_PORT=25470 RPORT= WORK=$BENCH_DIR/.work KEEP=0 PASS=()
 while [ $# -gt 0 ]; do
     case $1 in
         --pg-port) PG_PORT=$2; shift ;;
+        --replica-port) RPORT=$2; shift ;;
         --keep-pg) KEEP=1 ;;
-        -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
         *) PASS+=("$1") ;;
     esac
     shift
 done
-RPORT=$(( PG_PORT + 1 ))
+RPORT=${RPORT:-$(( PG_PORT + 1 ))}
 REP=$WORK/replica
 
 export BENCH_PG_SHARED_BUFFERS=${BENCH_PG_SHARED_BUFFERS:-512MB}
