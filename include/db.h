@@ -172,11 +172,15 @@ bool db_ready(const struct db_pool *p);
 /* NULL, or why the pool runs degraded (for /readyz): prepared statements were lost. */
 const char *db_degraded(const struct db_pool *p);
 void db_gauges(const struct db_pool *p, int *in_flight, int *waiting);
-/* WAL positions as PostgreSQL writes them ("16/B374D848"): parse (0, or -1
+/* WAL positions as PostgreSQL writes them ("16/B374D848"), in db_route.c: parse (0, or -1
  * when s[0..n) is not one) and format (out holds at least DB_LSN_MAX bytes). */
 #define DB_LSN_MAX 20
 int db_lsn_parse(const char *s, size_t n, uint64_t *out) __attribute__((warn_unused_result));
 void db_lsn_format(uint64_t lsn, char *out);
+/* The position in a one-row, one-column result (0 when there is none; *is_null
+ * when it is SQL NULL: a standby asked for pg_current_wal_*, a primary asked
+ * for its replay position). */
+uint64_t db_lsn_result(const PGresult *res, bool *is_null);
 /* Fails every query, closes every connection; on_closed runs when all handles are closed. */
 void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *));
 

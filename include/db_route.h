@@ -74,6 +74,11 @@ void db_route_start(struct db_route *rt);
 struct db_query *db_route_submit(struct db_route *rt, enum query_id qid, uint64_t min_lsn,
 				 int nparams, const char *const *values, const int *lengths,
 				 db_done_fn done, void *owner, enum db_status *status);
+/* For a replica's pool (db.c's finish): whether its answer to q goes to the
+ * primary instead (the node lost, shut down, in a recovery conflict, behind
+ * on the schema, or without a row q names: an empty answer to a read by id
+ * or cursor is asked of the primary before it becomes a 404). */
+bool db_route_hand_over(const struct db_pool *p, const struct db_query *q, enum db_status st);
 /* Whether replica i would take a read now (for /readyz and /metrics). */
 bool db_route_usable(const struct db_route *rt, int i, uint64_t min_lsn);
 /* Its lag bound now, in ms; -1 unknown. */

@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "buf.h"
 #include "db_deadline.h"
+#include "db_poll.h"
+#include "db_route.h"
 #include "db_stmt.h"
 #include "log.h"
 
@@ -30,61 +31,10 @@ void db_query_free(struct db_query *q)
 
 static void handoff(struct db_pool *to, struct db_query *q);
 
-/* The reads whose empty answer means that a row the request names (by id,
- * or as a page's cursor) is not there: a 404. A replica may simply not have
- * replayed it yet (a cursor from a page another node served, an id from a
- * fresher replica), so the primary is asked before anyone is told 404. */
-static bool names_a_row(enum query_id qid)
-{
-	switch (qid) {
-	case Q_THREAD_GET:
-	case Q_THREAD_GET_WITH_ITEMS:
-	case Q_ITEM_GET:
-	case Q_ATTACHMENT_GET:
-	case Q_THREADS_AFTER_ASC:
-	case Q_THREADS_AFTER_DESC:
-	case Q_ITEMS_AFTER_ASC:
-	case Q_ITEMS_AFTER_DESC:
-	case Q_ITEMS_BEFORE_ASC:
-	case Q_ITEMS_BEFORE_DESC:
-	case Q_T2_C_AFTER_ASC:
-	case Q_T2_C_AFTER_DESC:
-	case Q_T2_C_BEFORE_ASC:
-	case Q_T2_C_BEFORE_DESC:
-	case Q_T2_U_AFTER_ASC:
-	case Q_T2_U_AFTER_DESC:
-	case Q_T2_U_BEFORE_ASC:
-	case Q_T2_U_BEFORE_DESC: return true;
-	default: return false;
-	}
-}
-
-/* Whether a replica's read should go to its fallback (the primary): the node
- * was lost or shut down, recovery cancelled the read (a conflict with replay,
- * 40001), its schema lags the primary's (42P01, 42703, after a migration), or
- * a row the read names is not there (yet), none of which the primary would
- * answer the same way. */
-static bool hand_over(const struct db_pool *p, const struct db_query *q, enum db_status st)
-{
-	if (p->fallback == NULL || q->owner == NULL || q->done == NULL || q->qid >= Q_COUNT ||
-	    queries[q->qid].write)
-		return false;
-	if (st == DB_UNAVAILABLE)
-		return true;
-	if (st == DB_OK && q->res != NULL && PQresultStatus(q->res) == PGRES_TUPLES_OK)
-		return PQntuples(q->res) == 0 && names_a_row(q->qid);
-	if (st != DB_OK || q->res == NULL || PQresultStatus(q->res) != PGRES_FATAL_ERROR)
-		return false;
-	const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
-	return state == NULL || strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-	       strncmp(state, "53", 2) == 0 || strcmp(state, "40001") == 0 ||
-	       strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0;
-}
-
 /* Completes a query: its callback (unless cancelled) then free. */
 static void finish(struct db_pool *p, struct db_query *q, enum db_status st)
 {
-	if (hand_over(p, q, st)) {
+	if (db_route_hand_over(p, q, st)) {
 		p->handed_off++;
 		handoff(p->fallback, q);
 		return;
@@ -113,64 +63,18 @@ static void log_pg_error(const char *msg, struct db_conn *c, const char *detail)
 		 log_quote(q, sizeof q, detail, n));
 }
 
-/* ---- the poll handle -------------------------------------------------------------- */
+/* ---- the poll handle (db_poll.c) ----------------------------------------------------- */
 
-static void on_poll_closed(uv_handle_t *h)
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static int poll_watch(struct db_conn *c, int events)
 {
-	free(h);
+	return db_poll_watch(c, events, on_poll);
 }
 
 static void poll_drop(struct db_conn *c)
 {
-	if (c->poll == NULL)
-		return;
-	uv_poll_stop(c->poll); /* removes the fd from epoll before PQfinish closes it */
-	uv_close((uv_handle_t *)c->poll, on_poll_closed);
-	c->poll = NULL;
-	c->poll_fd = -1;
-	c->poll_events = 0;
-}
-
-static void on_poll(uv_poll_t *h, int status, int events);
-
-/* Watches the connection's current socket for `events`; a new socket gets a new handle. */
-static int poll_watch(struct db_conn *c, int events)
-{
-	int fd = PQsocket(c->pg);
-	if (fd < 0)
-		return -1;
-	if (c->poll != NULL && c->poll_fd != fd)
-		poll_drop(c);
-	if (c->poll != NULL && c->state == DBC_CONNECTING) {
-		/* While connecting, libpq may close its socket and open another (next
-		 * address or host, SSL retry) that gets the same descriptor number; the
-		 * kernel dropped the old one from epoll, so the old handle would wait
-		 * forever. The inode tells sockets apart. */
-		struct stat st;
-		if (fstat(fd, &st) != 0 || st.st_ino != c->poll_ino)
-			poll_drop(c);
-	}
-	if (c->poll == NULL) {
-		c->poll = malloc(sizeof *c->poll);
-		if (c->poll == NULL)
-			return -1;
-		if (uv_poll_init(c->pool->loop, c->poll, fd) != 0) {
-			free(c->poll);
-			c->poll = NULL;
-			return -1;
-		}
-		c->poll->data = c;
-		c->poll_fd = fd;
-		c->poll_events = 0;
-		struct stat st;
-		c->poll_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
-	}
-	if (c->poll_events == events)
-		return 0;
-	if (uv_poll_start(c->poll, events, on_poll) != 0)
-		return -1;
-	c->poll_events = events;
-	return 0;
+	db_poll_drop(c);
 }
 
 /* ---- states ------------------------------------------------------------------------ */
@@ -567,43 +471,6 @@ static bool resend_if_aborted(struct db_conn *c, struct db_query *q)
 	return true;
 }
 
-/* One of the pool's own Parses failed: a connection without all its
- * statements is not ready (a replica whose schema lags the primary's, until
- * a migration has replayed there): it is failed, and tried again after the
- * backoff. Nothing after the Parse on it is delivered: it is answered
- * DB_UNAVAILABLE (a replica's reads go to the primary). */
-static bool prepare_failed(struct db_conn *c, struct db_query *q)
-{
-	if (q->done != NULL || q->qid >= Q_COUNT || q->res == NULL ||
-	    PQresultStatus(q->res) == PGRES_COMMAND_OK)
-		return false;
-	char m[512], why[300];
-	const char *e = PQresultErrorMessage(q->res);
-	log_quote(m, sizeof m, e, strlen(e));
-	if (c->pool->fallback != NULL)
-		log_warn("replica connection not ready: a statement did not prepare (its schema "
-			 "may lag the primary's)",
-			 "pool=%s conn=%d statement=%s error=%s", c->pool->name, c->index,
-			 queries[q->qid].name, m);
-	else
-		log_error("statement failed to prepare", "pool=%s conn=%d statement=%s error=%s",
-			  c->pool->name, c->index, queries[q->qid].name, m);
-	snprintf(why, sizeof why, "statement %s did not prepare", queries[q->qid].name);
-	conn_fail_later(c, why);
-	db_query_free(q);
-	return true;
-}
-
-static uint64_t position_of(const PGresult *res)
-{
-	uint64_t lsn = 0;
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-	    PQgetisnull(res, 0, 0) ||
-	    db_lsn_parse(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), &lsn) < 0)
-		return 0;
-	return lsn;
-}
-
 static void read_results(struct db_conn *c)
 {
 	if (!PQconsumeInput(c->pg)) {
@@ -644,10 +511,14 @@ static void read_results(struct db_conn *c)
 			last = q->sync_after;
 			list_remove(&q->link);
 			c->ninflight--;
+			bool null;
 			if (q->position != NULL) /* next in the FIFO, its results in: read it */
-				q->lsn = position_of(q->position->res);
-			if (!resend_if_aborted(c, q) && !db_stmt_lost(c, q) &&
-			    !prepare_failed(c, q))
+				q->lsn = db_lsn_result(q->position->res, &null);
+			if (resend_if_aborted(c, q) || db_stmt_lost(c, q))
+				continue;
+			if (db_stmt_failed(c, q)) /* not ready: see db_stmt.h */
+				conn_fail_later(c, "a statement did not prepare");
+			else
 				finish(c->pool, q, DB_OK);
 		} while (!last && !list_empty(&c->inflight) && c->state == DBC_READY);
 	}
@@ -835,38 +706,6 @@ void db_gauges(const struct db_pool *p, int *in_flight, int *waiting)
 		n += p->conns[i].ninflight;
 	*in_flight = n;
 	*waiting = p->nwaiting;
-}
-
-int db_lsn_parse(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t part[2] = {0, 0};
-	size_t i = 0;
-	for (int k = 0; k < 2; k++) {
-		size_t digits = 0;
-		for (; i < n && digits < 9; i++, digits++) {
-			char ch = s[i];
-			int v = ch >= '0' && ch <= '9'	 ? ch - '0'
-				: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-				: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-							 : -1;
-			if (v < 0)
-				break;
-			part[k] = part[k] << 4 | (uint64_t)v;
-		}
-		if (digits == 0 || digits > 8)
-			return -1;
-		if (k == 0 && (i >= n || s[i++] != '/'))
-			return -1;
-	}
-	if (i != n)
-		return -1;
-	*out = part[0] << 32 | part[1];
-	return 0;
-}
-
-void db_lsn_format(uint64_t lsn, char *out)
-{
-	snprintf(out, DB_LSN_MAX, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
 }
 
 int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg, const char *url,

@@ -11,21 +11,6 @@
 
 /* ---- the lag probe ----------------------------------------------------------------- */
 
-static uint64_t lsn_of(const PGresult *res, bool *is_null)
-{
-	uint64_t lsn = 0;
-	*is_null = false;
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		return 0;
-	if (PQgetisnull(res, 0, 0)) {
-		*is_null = true;
-		return 0;
-	}
-	if (db_lsn_parse(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), &lsn) < 0)
-		return 0;
-	return lsn;
-}
-
 /* The staleness bound of a node that has replayed up to `replay`, now: the
  * age of the newest primary sample it has reached; -1 when it has reached
  * none that is kept (then it is at least as old as the oldest kept). */
@@ -45,7 +30,7 @@ static void on_primary_probe(void *owner, PGresult *res, enum db_status st, uint
 	struct db_route *rt = owner;
 	rt->primary_probe = NULL;
 	bool is_null;
-	uint64_t pos = st == DB_OK ? lsn_of(res, &is_null) : 0;
+	uint64_t pos = st == DB_OK ? db_lsn_result(res, &is_null) : 0;
 	if (res != NULL)
 		PQclear(res);
 	if (pos == 0)
@@ -64,7 +49,7 @@ static void on_replica_probe(void *owner, PGresult *res, enum db_status st, uint
 	struct db_route *rt = n->route;
 	n->probe = NULL;
 	bool is_null = false;
-	uint64_t pos = st == DB_OK ? lsn_of(res, &is_null) : 0;
+	uint64_t pos = st == DB_OK ? db_lsn_result(res, &is_null) : 0;
 	if (res != NULL)
 		PQclear(res);
 	if (is_null && !n->not_standby)
@@ -139,6 +124,106 @@ struct db_query *db_route_submit(struct db_route *rt, enum query_id qid, uint64_
 			rt->reads_min_lsn_primary++;
 	}
 	return db_submit(rt->primary, qid, nparams, values, lengths, done, owner, status);
+}
+
+/* The reads whose empty answer means that a row the request names (by id,
+ * or as a page's cursor) is not there: a 404. A replica may simply not have
+ * replayed it yet (a cursor from a page another node served, an id from a
+ * fresher replica), so the primary is asked before anyone is told 404. */
+static bool names_a_row(enum query_id qid)
+{
+	switch (qid) {
+	case Q_THREAD_GET:
+	case Q_THREAD_GET_WITH_ITEMS:
+	case Q_ITEM_GET:
+	case Q_ATTACHMENT_GET:
+	case Q_THREADS_AFTER_ASC:
+	case Q_THREADS_AFTER_DESC:
+	case Q_ITEMS_AFTER_ASC:
+	case Q_ITEMS_AFTER_DESC:
+	case Q_ITEMS_BEFORE_ASC:
+	case Q_ITEMS_BEFORE_DESC:
+	case Q_T2_C_AFTER_ASC:
+	case Q_T2_C_AFTER_DESC:
+	case Q_T2_C_BEFORE_ASC:
+	case Q_T2_C_BEFORE_DESC:
+	case Q_T2_U_AFTER_ASC:
+	case Q_T2_U_AFTER_DESC:
+	case Q_T2_U_BEFORE_ASC:
+	case Q_T2_U_BEFORE_DESC: return true;
+	default: return false;
+	}
+}
+
+/* Whether a replica's read should go to its fallback (the primary): the node
+ * was lost or shut down, recovery cancelled the read (a conflict with replay,
+ * 40001), its schema lags the primary's (42P01, 42703, after a migration), or
+ * a row the read names is not there (yet), none of which the primary would
+ * answer the same way. */
+bool db_route_hand_over(const struct db_pool *p, const struct db_query *q, enum db_status st)
+{
+	if (p->fallback == NULL || q->owner == NULL || q->done == NULL || q->qid >= Q_COUNT ||
+	    queries[q->qid].write)
+		return false;
+	if (st == DB_UNAVAILABLE)
+		return true;
+	if (st == DB_OK && q->res != NULL && PQresultStatus(q->res) == PGRES_TUPLES_OK)
+		return PQntuples(q->res) == 0 && names_a_row(q->qid);
+	if (st != DB_OK || q->res == NULL || PQresultStatus(q->res) != PGRES_FATAL_ERROR)
+		return false;
+	const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
+	return state == NULL || strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+	       strncmp(state, "53", 2) == 0 || strcmp(state, "40001") == 0 ||
+	       strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0;
+}
+
+/* ---- WAL positions ------------------------------------------------------------------ */
+
+int db_lsn_parse(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t part[2] = {0, 0};
+	size_t i = 0;
+	for (int k = 0; k < 2; k++) {
+		size_t digits = 0;
+		for (; i < n && digits < 9; i++, digits++) {
+			char ch = s[i];
+			int v = ch >= '0' && ch <= '9'	 ? ch - '0'
+				: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+				: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+							 : -1;
+			if (v < 0)
+				break;
+			part[k] = part[k] << 4 | (uint64_t)v;
+		}
+		if (digits == 0 || digits > 8)
+			return -1;
+		if (k == 0 && (i >= n || s[i++] != '/'))
+			return -1;
+	}
+	if (i != n)
+		return -1;
+	*out = part[0] << 32 | part[1];
+	return 0;
+}
+
+uint64_t db_lsn_result(const PGresult *res, bool *is_null)
+{
+	uint64_t lsn = 0;
+	*is_null = false;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return 0;
+	if (PQgetisnull(res, 0, 0)) {
+		*is_null = true;
+		return 0;
+	}
+	if (db_lsn_parse(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), &lsn) < 0)
+		return 0;
+	return lsn;
+}
+
+void db_lsn_format(uint64_t lsn, char *out)
+{
+	snprintf(out, DB_LSN_MAX, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
 }
 
 /* ---- /metrics, /readyz ---------------------------------------------------------------- */
