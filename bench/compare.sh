@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USERS=1000 THREADS=100 ITEMS=10 BIG=1000000 DUR=10 WARM=2 CONNS=1000 POOL=4 ROUNDS=3
 DB=threadstore_bench PG_PORT=25470 WORK=$BENCH_DIR/.work SERVER_URL= BASE= BIN= LOADGEN=
-WORKLOADS="w1" EXTRA=()
+WORKLOADS="w1" EXTRA=() NEW_EXTRA=() METRICS=
 SECRET=threadstore-bench-secret-not-for-production
 
 usage() {
@@ -28,6 +28,8 @@ usage: bash bench/compare.sh --base BIN [options]
   --users N --threads T --items M --big-items K   the data set (as run.sh; loaded if missing)
   --database-url URL   use this server instead of the private cluster on --pg-port ($PG_PORT)
   --service-arg ARG    one more flag for both services (repeatable)
+  --new-arg ARG        one more flag for the new binary's service only (repeatable)
+  --metrics REGEX      at the end, print the new service's /metrics lines matching REGEX
 EOF
 }
 while [ $# -gt 0 ]; do
@@ -48,6 +50,8 @@ while [ $# -gt 0 ]; do
         --database-url) SERVER_URL=$2; shift ;;
         --pg-port) PG_PORT=$2; shift ;;
         --service-arg) EXTRA+=("$2"); shift ;;
+        --new-arg) NEW_EXTRA+=("$2"); shift ;;
+        --metrics) METRICS=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; bench_die "unknown option $1" ;;
     esac
@@ -90,7 +94,7 @@ ARGS=(--database-url "$URL" --jwt-secret "$SECRET" --pool-size "$POOL" --no-acce
       --no-migrate "${EXTRA[@]}")
 bench_service_start "$BASE" "$TMP/base.log" "${ARGS[@]}"
 BASE_PID=$SVC_PID BASE_PORT=$SVC_PORT; PIDS+=("$SVC_PID")
-bench_service_start "$BIN" "$TMP/new.log" "${ARGS[@]}"
+bench_service_start "$BIN" "$TMP/new.log" "${ARGS[@]}" "${NEW_EXTRA[@]}"
 NEW_PID=$SVC_PID NEW_PORT=$SVC_PORT; PIDS+=("$SVC_PID")
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
@@ -123,7 +127,7 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
-echo "# compare: base=$BASE new=$BIN rounds=$ROUNDS duration=${DUR}s connections=$CONNS pool=$POOL"
+echo "# compare: base=$BASE new=$BIN ${NEW_EXTRA[*]} rounds=$ROUNDS duration=${DUR}s connections=$CONNS pool=$POOL"
 echo "# workload  who   req/s per round            median   service CPU us/req (median)"
 for w in $WORKLOADS; do
     for who in base new; do
@@ -137,3 +141,8 @@ for w in $WORKLOADS; do
     awk -v w="$w" -v b="$MED_base" -v n="$MED_new" \
         'BEGIN { printf "%-10s ratio new/base of medians: %.3f\n", w, (b > 0 ? n / b : 0) }'
 done
+if [ -n "$METRICS" ]; then
+    /usr/bin/python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode())' \
+        "$NEW_PORT" | grep -E "$METRICS" | grep -v '^#' | sed 's/^/# new: /' || true
+fi

@@ -19,6 +19,15 @@ struct config {
 	char listen_buf[256];
 	const char *database_url;
 	int pool_size;
+	/* read replicas (db_route.h): --replica-url, repeatable, or the
+	 * whitespace-separated URIs of THREADSTORE_REPLICA_URLS (split into
+	 * replica_env); a flag replaces the environment's list */
+#define CONFIG_MAX_REPLICAS 8
+	const char *replica_urls[CONFIG_MAX_REPLICAS];
+	int nreplicas;
+	int replicas_from_env;
+	char replica_env[2048];
+	unsigned replica_max_lag_ms; /* reads without Min-LSN: staleness allowed */
 	int pipeline_depth; /* queries in flight per database connection */
 	int max_queue;	    /* queries waiting for a connection */
 	/* bearer tokens (auth.h): a secret (HS256), a JWKS, or both */

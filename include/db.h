@@ -11,6 +11,18 @@
  * in a bounded queue. A lost connection fails its queries (DB_UNAVAILABLE) and
  * is reopened with backoff; nothing here ever blocks.
  *
+ * Each write is followed, after its Sync (so after its commit), by the pool's
+ * own Q_WAL_LSN in a batch of its own, and its result is delivered with that
+ * WAL position (the done callback's `lsn`) once both are in: a standby that
+ * has replayed that far has replayed the commit (queries.c says why the
+ * position is read after the commit, not inside the write's transaction).
+ *
+ * One pool per PostgreSQL node: the primary's, and one per read replica
+ * (db_route.h routes between them). A replica's pool has a `fallback` (the
+ * primary's): a read it cannot answer (its connection lost, the node shut
+ * down, a recovery conflict) is handed over to the fallback pool with its
+ * deadline, rather than failed, so a replica going away costs no request.
+ *
  * Ownership: db_submit copies the parameters; the pool owns the query until its
  * done callback returns, then frees it. A client that goes away calls
  * db_cancel: the query still runs (its bytes may already be on the wire) but
@@ -20,6 +32,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
@@ -39,8 +52,10 @@ enum db_status {
 
 struct db_query;
 /* Called once per query with the submitter's `owner`. res is NULL unless
- * status is DB_OK; then it may still be PGRES_FATAL_ERROR. */
-typedef void (*db_done_fn)(void *owner, PGresult *res, enum db_status status);
+ * status is DB_OK; then it may still be PGRES_FATAL_ERROR. lsn: for a write,
+ * the primary's WAL position after its commit (0 when unknown: the connection
+ * was lost between the commit and the position's answer); 0 for reads. */
+typedef void (*db_done_fn)(void *owner, PGresult *res, enum db_status status, uint64_t lsn);
 
 struct db_query {
 	struct list link;
@@ -51,9 +66,12 @@ struct db_query {
 	db_done_fn done; /* NULL for the pool's own statements (prepare) */
 	void *owner;	 /* NULL once cancelled */
 	PGresult *res;
-	uint64_t deadline; /* uv_now() ms after which the owner gets DB_TIMEOUT */
-	bool sync_after;   /* a Sync follows it: its batch ends (and commits) here */
-	bool prepared;	   /* sent as a prepared statement (may meet a lost one) */
+	uint64_t deadline;	   /* uv_now() ms after which the owner gets DB_TIMEOUT */
+	bool sync_after;	   /* a Sync follows it: its batch ends (and commits) here */
+	bool prepared;		   /* sent as a prepared statement (may meet a lost one) */
+	bool committed;		   /* a write's own Sync came back; its position's is next */
+	struct db_query *position; /* a write's Q_WAL_LSN, right after it in flight */
+	uint64_t lsn;		   /* a write's position, once its Q_WAL_LSN answered */
 };
 
 /* A connection's states; conn_set_state in db.c is the only writer, and each
@@ -108,6 +126,9 @@ struct db_conn {
 struct db_pool {
 	uv_loop_t *loop;
 	const struct config *cfg;
+	const char *url;	  /* the node's connection string */
+	const char *name;	  /* "primary", "replica1", ...: for logs */
+	struct db_pool *fallback; /* a replica's: where its failed reads go (the primary) */
 	struct db_conn *conns;
 	int nconns;
 	int nready; /* connections in DBC_READY, kept by conn_set_state */
@@ -130,10 +151,13 @@ struct db_pool {
 	/* counters for logs and metrics */
 	unsigned long reconnects;
 	unsigned long timeouts;
+	unsigned long served;	  /* user queries answered by this node */
+	unsigned long handed_off; /* reads given to the fallback pool */
 };
 
-int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
-    __attribute__((warn_unused_result));
+/* A pool of cfg->pool_size connections to `url` (cfg->database_url for the primary). */
+int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg, const char *url,
+		 const char *name) __attribute__((warn_unused_result));
 void db_pool_start(struct db_pool *p);
 /* Returns the query, or NULL with *status telling why it was refused.
  * nparams must be the statement's own count (queries[qid].nparams), else
@@ -148,6 +172,15 @@ bool db_ready(const struct db_pool *p);
 /* NULL, or why the pool runs degraded (for /readyz): prepared statements were lost. */
 const char *db_degraded(const struct db_pool *p);
 void db_gauges(const struct db_pool *p, int *in_flight, int *waiting);
+/* WAL positions as PostgreSQL writes them ("16/B374D848"), in db_route.c: parse (0, or -1
+ * when s[0..n) is not one) and format (out holds at least DB_LSN_MAX bytes). */
+#define DB_LSN_MAX 20
+int db_lsn_parse(const char *s, size_t n, uint64_t *out) __attribute__((warn_unused_result));
+void db_lsn_format(uint64_t lsn, char *out);
+/* The position in a one-row, one-column result (0 when there is none; *is_null
+ * when it is SQL NULL: a standby asked for pg_current_wal_*, a primary asked
+ * for its replay position). */
+uint64_t db_lsn_result(const PGresult *res, bool *is_null);
 /* Fails every query, closes every connection; on_closed runs when all handles are closed. */
 void db_pool_close(struct db_pool *p, void (*on_closed)(struct db_pool *));
 

@@ -15,5 +15,12 @@ int db_stmt_prepare_all(struct db_conn *c) __attribute__((warn_unused_result));
 /* q's batch ended: true when q met a lost statement and was taken care of
  * (sent again, or dropped when it was the pool's own Parse or cancelled). */
 bool db_stmt_lost(struct db_conn *c, struct db_query *q);
+/* q's batch ended: true when q was one of the pool's own Parses and failed
+ * otherwise (logged; q freed). A connection without all its statements is
+ * not ready (a replica whose schema lags the primary's, until a migration has
+ * replayed there): the caller fails it, to be tried again after the backoff;
+ * nothing after the Parse is delivered on it (DB_UNAVAILABLE: a replica's
+ * reads go to the primary). */
+bool db_stmt_failed(struct db_conn *c, struct db_query *q);
 
 #endif

@@ -43,6 +43,7 @@ struct http_req {
 	struct buf authorization;
 	struct buf content_type;
 	struct buf request_id;
+	struct buf min_lsn; /* Threadstore-Min-LSN (read-your-writes: db_route.h) */
 	struct buf body;
 	bool keep_alive;
 	bool has_body;	      /* Content-Length or chunked framing was present */

@@ -47,7 +47,11 @@ enum query_id {
 	Q_ITEMS_BEFORE_DESC,
 	Q_SEARCH,
 	Q_SEARCH_THREAD,
-	Q_COUNT
+	Q_COUNT, /* the user statements: above; the pool's own (no user data, no table) follow */
+	Q_WAL_LSN = Q_COUNT, /* after a write's commit: the primary's WAL insert position */
+	Q_WAL_FLUSH,	     /* the replica lag probe's reference: the primary's flushed WAL */
+	Q_REPLAY_LSN,	     /* the replica lag probe: how far a standby has replayed */
+	Q_ALL
 };
 
 struct query {
@@ -57,7 +61,11 @@ struct query {
 	bool write;  /* changes data: runs in its own transaction (batch) */
 };
 
-extern const struct query queries[Q_COUNT];
+/* [0, Q_COUNT): scoped to the user in $1 (tests/unit/test_queries.c), prepared
+ * under --statements prepared. [Q_COUNT, Q_ALL): the pool's own, without
+ * parameters, always sent unnamed (so a pooler's max_prepared_statements
+ * needs Q_COUNT). */
+extern const struct query queries[Q_ALL];
 
 #define QUERY_NAME_MAX 40 /* stem (under 30 bytes) + '_' + 8 hex digits + NUL */
 

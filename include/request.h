@@ -51,6 +51,8 @@ struct request {
 	struct buf after;	   /* page cursor, decoded */
 	struct buf scratch;	   /* handler working space (rewritten documents) */
 	int limit;		   /* page size asked for */
+	uint64_t min_lsn;	   /* Threadstore-Min-LSN: read from a node this far on */
+	uint64_t lsn;		   /* the highest WAL position of its writes: Threadstore-LSN */
 	uint64_t start_ns;	   /* uv_hrtime() when the request was complete */
 	char request_id[72];	   /* X-Request-Id, taken from the request or generated */
 	void *state;		   /* the handler's, from request_state */

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "conn.h"
 #include "db.h"
+#include "db_route.h"
 #include "list.h"
 #include "metrics.h"
 
@@ -37,7 +38,8 @@ struct server {
 	uv_loop_t *loop;
 	const struct config *cfg;
 	struct auth auth;
-	struct db_pool pool;
+	struct db_pool pool;   /* the primary's */
+	struct db_route route; /* the read replicas', and where each statement runs */
 	/* The listening socket is ours, not a uv_tcp_t's, so that accept errors
 	 * (EMFILE) reach us: libuv would close such connections silently. */
 	uv_poll_t listener;

@@ -22,6 +22,12 @@ static const struct option_def options[] = {
     {"--database-url", "DATABASE_URL",
      "libpq conninfo or postgresql:// URI (default: libpq defaults)"},
     {"--pool-size", "THREADSTORE_POOL_SIZE", "PostgreSQL connections (default 4)"},
+    {"--replica-url", NULL,
+     "a read replica (repeatable, up to 8; or THREADSTORE_REPLICA_URLS, URIs separated by "
+     "spaces): reads go to replicas, writes to DATABASE_URL"},
+    {"--replica-max-lag", "THREADSTORE_REPLICA_MAX_LAG",
+     "milliseconds a replica may be behind to serve reads without Threadstore-Min-LSN "
+     "(default 1000)"},
     {"--pipeline-depth", "THREADSTORE_PIPELINE_DEPTH",
      "queries in flight per connection (default 64)"},
     {"--max-queue", "THREADSTORE_MAX_QUEUE",
@@ -196,6 +202,19 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		cfg->token_sub = v;
 		return 0;
 	}
+	if (strcmp(flag, "--replica-url") == 0) {
+		if (cfg->replicas_from_env) { /* flags win over the environment */
+			cfg->replicas_from_env = 0;
+			cfg->nreplicas = 0;
+		}
+		if (v[0] == '\0' || cfg->nreplicas == CONFIG_MAX_REPLICAS) {
+			fprintf(stderr, "threadstore: --replica-url: %s\n",
+				v[0] ? "at most 8 replicas" : "empty URL");
+			return -1;
+		}
+		cfg->replica_urls[cfg->nreplicas++] = v;
+		return 0;
+	}
 	if (strcmp(flag, "--pool-size") == 0) {
 		if (parse_long(flag, v, 1, 256, &n) < 0)
 			return -1;
@@ -264,6 +283,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1, 3600, &n) < 0)
 			return -1;
 		cfg->jwks_cooldown_ms = (unsigned)n * 1000;
+	} else if (strcmp(flag, "--replica-max-lag") == 0) {
+		if (parse_long(flag, v, 0, 60000, &n) < 0)
+			return -1;
+		cfg->replica_max_lag_ms = (unsigned)n;
 	} else if (strcmp(flag, "--jwt-leeway") == 0) {
 		if (parse_long(flag, v, 0, 600, &n) < 0)
 			return -1;
@@ -328,6 +351,31 @@ static int check_auth(struct config *cfg)
 	return 0;
 }
 
+/* THREADSTORE_REPLICA_URLS: URIs separated by white space, into cfg->replica_env. */
+static int replica_env(struct config *cfg)
+{
+	const char *v = getenv("THREADSTORE_REPLICA_URLS");
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	size_t n = strlen(v);
+	if (n >= sizeof cfg->replica_env) {
+		fputs("threadstore: THREADSTORE_REPLICA_URLS is too long\n", stderr);
+		return -1;
+	}
+	memcpy(cfg->replica_env, v, n + 1);
+	for (char *save = NULL, *tok = strtok_r(cfg->replica_env, " \t\n", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t\n", &save)) {
+		if (cfg->nreplicas == CONFIG_MAX_REPLICAS) {
+			fputs("threadstore: THREADSTORE_REPLICA_URLS: at most 8 replicas\n",
+			      stderr);
+			return -1;
+		}
+		cfg->replica_urls[cfg->nreplicas++] = tok;
+	}
+	cfg->replicas_from_env = cfg->nreplicas > 0;
+	return 0;
+}
+
 static const struct option_def *find_option(const char *flag, size_t len)
 {
 	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
@@ -370,7 +418,14 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->jwks_refresh_ms = 300000;
 	cfg->jwks_cooldown_ms = 5000;
 	cfg->database_url = "";
+	/* Reads without Threadstore-Min-LSN come from other sessions or devices:
+	 * a second behind reads as a request sent a second earlier, and is ten
+	 * times a healthy streaming replica's bound here (about two probe
+	 * intervals); past it the primary serves. */
+	cfg->replica_max_lag_ms = 1000;
 	if (parse_listen(cfg, "0.0.0.0:8080") < 0)
+		return -1;
+	if (replica_env(cfg) < 0)
 		return -1;
 
 	/* Environment first, so flags override it. */

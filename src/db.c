@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "buf.h"
 #include "db_deadline.h"
+#include "db_poll.h"
+#include "db_route.h"
 #include "db_stmt.h"
 #include "log.h"
 
@@ -28,19 +29,22 @@ void db_query_free(struct db_query *q)
 	free(q);
 }
 
+static void handoff(struct db_pool *to, struct db_query *q);
+
 /* Completes a query: its callback (unless cancelled) then free. */
-static void finish(struct db_query *q, enum db_status st)
+static void finish(struct db_pool *p, struct db_query *q, enum db_status st)
 {
+	if (db_route_hand_over(p, q, st)) {
+		p->handed_off++;
+		handoff(p->fallback, q);
+		return;
+	}
 	PGresult *res = q->res;
 	q->res = NULL;
-	if (q->done == NULL && res != NULL && PQresultStatus(res) != PGRES_COMMAND_OK) {
-		char m[512];
-		const char *e = PQresultErrorMessage(res);
-		log_error("statement failed to prepare", "statement=%s error=%s",
-			  queries[q->qid].name, log_quote(m, sizeof m, e, strlen(e)));
-	}
 	if (q->done != NULL && q->owner != NULL) {
-		q->done(q->owner, st == DB_OK ? res : NULL, st);
+		if (st == DB_OK && q->qid < Q_COUNT)
+			p->served++;
+		q->done(q->owner, st == DB_OK ? res : NULL, st, q->lsn);
 		if (st == DB_OK)
 			res = NULL; /* the callback owns it now */
 	}
@@ -55,67 +59,22 @@ static void log_pg_error(const char *msg, struct db_conn *c, const char *detail)
 	size_t n = strlen(detail);
 	while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == ' '))
 		n--;
-	log_warn(msg, "conn=%d error=%s", c->index, log_quote(q, sizeof q, detail, n));
+	log_warn(msg, "pool=%s conn=%d error=%s", c->pool->name, c->index,
+		 log_quote(q, sizeof q, detail, n));
 }
 
-/* ---- the poll handle -------------------------------------------------------------- */
+/* ---- the poll handle (db_poll.c) ----------------------------------------------------- */
 
-static void on_poll_closed(uv_handle_t *h)
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static int poll_watch(struct db_conn *c, int events)
 {
-	free(h);
+	return db_poll_watch(c, events, on_poll);
 }
 
 static void poll_drop(struct db_conn *c)
 {
-	if (c->poll == NULL)
-		return;
-	uv_poll_stop(c->poll); /* removes the fd from epoll before PQfinish closes it */
-	uv_close((uv_handle_t *)c->poll, on_poll_closed);
-	c->poll = NULL;
-	c->poll_fd = -1;
-	c->poll_events = 0;
-}
-
-static void on_poll(uv_poll_t *h, int status, int events);
-
-/* Watches the connection's current socket for `events`; a new socket gets a new handle. */
-static int poll_watch(struct db_conn *c, int events)
-{
-	int fd = PQsocket(c->pg);
-	if (fd < 0)
-		return -1;
-	if (c->poll != NULL && c->poll_fd != fd)
-		poll_drop(c);
-	if (c->poll != NULL && c->state == DBC_CONNECTING) {
-		/* While connecting, libpq may close its socket and open another (next
-		 * address or host, SSL retry) that gets the same descriptor number; the
-		 * kernel dropped the old one from epoll, so the old handle would wait
-		 * forever. The inode tells sockets apart. */
-		struct stat st;
-		if (fstat(fd, &st) != 0 || st.st_ino != c->poll_ino)
-			poll_drop(c);
-	}
-	if (c->poll == NULL) {
-		c->poll = malloc(sizeof *c->poll);
-		if (c->poll == NULL)
-			return -1;
-		if (uv_poll_init(c->pool->loop, c->poll, fd) != 0) {
-			free(c->poll);
-			c->poll = NULL;
-			return -1;
-		}
-		c->poll->data = c;
-		c->poll_fd = fd;
-		c->poll_events = 0;
-		struct stat st;
-		c->poll_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
-	}
-	if (c->poll_events == events)
-		return 0;
-	if (uv_poll_start(c->poll, events, on_poll) != 0)
-		return -1;
-	c->poll_events = events;
-	return 0;
+	db_poll_drop(c);
 }
 
 /* ---- states ------------------------------------------------------------------------ */
@@ -224,8 +183,8 @@ static void on_connected(struct db_conn *c)
 		return;
 	}
 	conn_set_state(c, DBC_READY);
-	log_info("database connection ready", "conn=%d ready=%d/%d", c->index, p->nready,
-		 p->nconns);
+	log_info("database connection ready", "pool=%s conn=%d ready=%d/%d", p->name, c->index,
+		 p->nready, p->nconns);
 	pump(c);
 	int events = UV_READABLE | (PQflush(c->pg) == 1 ? UV_WRITABLE : 0);
 	if (poll_watch(c, events) < 0)
@@ -262,8 +221,7 @@ static void connect_now(struct db_conn *c, const char *host, const char *hostadd
 			      "hostaddr",
 			      "port",
 			      NULL};
-	const char *vals[] = {
-	    c->pool->cfg->database_url, "UTF8", "threadstore", host, hostaddr, port, NULL};
+	const char *vals[] = {c->pool->url, "UTF8", "threadstore", host, hostaddr, port, NULL};
 	conn_set_state(c, DBC_CONNECTING);
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL) {
@@ -310,7 +268,7 @@ static void fail_waiting(struct db_pool *p)
 	struct list *e;
 	while ((e = list_pop_front(&p->waiting)) != NULL) {
 		p->nwaiting--;
-		finish(container_of(e, struct db_query, link), DB_UNAVAILABLE);
+		finish(p, container_of(e, struct db_query, link), DB_UNAVAILABLE);
 	}
 }
 
@@ -323,7 +281,7 @@ static void conn_fail(struct db_conn *c, const char *why)
 	bool was_up = c->state == DBC_READY || c->state == DBC_FAILING;
 	conn_set_state(c, p->closing ? DBC_CLOSED : DBC_BACKOFF);
 	if (p->closing)
-		log_info("database connection closed", "conn=%d", c->index);
+		log_info("database connection closed", "pool=%s conn=%d", p->name, c->index);
 	else
 		log_pg_error(was_up ? "database connection lost" : "database connect failed", c,
 			     why);
@@ -346,8 +304,11 @@ static void conn_fail(struct db_conn *c, const char *why)
 	c->ninflight = 0;
 	c->receiving = NULL;
 	list_remove(&c->sync_link);
-	while ((e = list_pop_front(&failed)) != NULL)
-		finish(container_of(e, struct db_query, link), DB_UNAVAILABLE);
+	while ((e = list_pop_front(&failed)) != NULL) {
+		/* A write whose commit came back is answered (without its position). */
+		struct db_query *q = container_of(e, struct db_query, link);
+		finish(p, q, q->committed ? DB_OK : DB_UNAVAILABLE);
+	}
 	if (p->nready == 0)
 		fail_waiting(p); /* nobody could serve them: answer now rather than hang */
 }
@@ -358,13 +319,14 @@ static void conn_fail(struct db_conn *c, const char *why)
 static int write_query(struct db_conn *c, struct db_query *q)
 {
 	const struct query *s = &queries[q->qid];
-	int ok = c->pool->prepared ? PQsendQueryPrepared(c->pg, c->pool->stmt_name[q->qid],
-							 q->nparams, q->values, q->lengths, NULL, 0)
-				   : PQsendQueryParams(c->pg, s->sql, q->nparams, NULL, q->values,
-						       q->lengths, NULL, 0);
+	bool prepared = c->pool->prepared && q->qid < Q_COUNT;
+	int ok = prepared ? PQsendQueryPrepared(c->pg, c->pool->stmt_name[q->qid], q->nparams,
+						q->values, q->lengths, NULL, 0)
+			  : PQsendQueryParams(c->pg, s->sql, q->nparams, NULL, q->values,
+					      q->lengths, NULL, 0);
 	if (!ok)
 		return -1;
-	q->prepared = c->pool->prepared;
+	q->prepared = prepared;
 	q->sync_after = false;
 	list_push_back(&c->inflight, &q->link);
 	if (c->receiving == NULL)
@@ -402,6 +364,30 @@ static int send_batch(struct db_conn *c)
 
 #define BATCH_BYTES 4096
 
+/* After a write and its Sync: the pool's Q_WAL_LSN with a Sync of its own,
+ * so it runs after the commit; the write is delivered at this one's Sync.
+ * Without memory for it the write goes out without a position (lsn 0). */
+static int send_position(struct db_conn *c, struct db_query *w)
+{
+	struct db_query *f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return 0;
+	list_init(&f->link);
+	f->qid = Q_WAL_LSN;
+	f->deadline = w->deadline;
+	if (write_query(c, f) < 0) {
+		free(f);
+		return -1;
+	}
+	c->ninflight++; /* in flight from here: conn_fail answers it */
+	if (!PQpipelineSync(c->pg))
+		return -1;
+	f->sync_after = true;
+	w->sync_after = false; /* its batch's Sync is not the last: see read_results */
+	w->position = f;
+	return 0;
+}
+
 /* Assigns q to c, which is READY. From here q belongs to c: when libpq
  * fails, c turns FAILING and q is answered (DB_UNAVAILABLE) with the rest of
  * c's queries at the end of the loop turn, never from inside this call. */
@@ -417,12 +403,17 @@ static void send_query(struct db_conn *c, struct db_query *q)
 			conn_fail_later(c, PQerrorMessage(c->pg));
 		} else if (PQpipelineSync(c->pg)) {
 			q->sync_after = true;
+			q->committed = false;
+			q->position = NULL;
+			if (send_position(c, q) < 0)
+				conn_fail_later(c, PQerrorMessage(c->pg));
 		} else {
 			conn_fail_later(c, PQerrorMessage(c->pg));
 		}
 		return;
 	}
-	size_t bytes = 64 + (p->prepared ? strlen(p->stmt_name[q->qid]) : strlen(s->sql));
+	size_t bytes =
+	    64 + (p->prepared && q->qid < Q_COUNT ? strlen(p->stmt_name[q->qid]) : strlen(s->sql));
 	for (int i = 0; i < q->nparams; i++)
 		bytes += (size_t)q->lengths[i] + 4;
 	if (c->unsent_bytes > 0 && c->unsent_bytes + bytes > BATCH_BYTES && send_batch(c) < 0) {
@@ -508,14 +499,27 @@ static void read_results(struct db_conn *c)
 		}
 		/* A Sync: its batch is over (committed, for a write): deliver it all. */
 		PQclear(r);
+		struct db_query *front = container_of(c->inflight.next, struct db_query, link);
+		if (front->position != NULL && !front->committed) {
+			/* A write's commit: it waits for its position, the next batch. */
+			front->committed = true;
+			continue;
+		}
 		bool last;
 		do {
 			struct db_query *q = container_of(c->inflight.next, struct db_query, link);
 			last = q->sync_after;
 			list_remove(&q->link);
 			c->ninflight--;
-			if (!resend_if_aborted(c, q) && !db_stmt_lost(c, q))
-				finish(q, DB_OK);
+			bool null;
+			if (q->position != NULL) /* next in the FIFO, its results in: read it */
+				q->lsn = db_lsn_result(q->position->res, &null);
+			if (resend_if_aborted(c, q) || db_stmt_lost(c, q))
+				continue;
+			if (db_stmt_failed(c, q)) /* not ready: see db_stmt.h */
+				conn_fail_later(c, "a statement did not prepare");
+			else
+				finish(c->pool, q, DB_OK);
 		} while (!last && !list_empty(&c->inflight) && c->state == DBC_READY);
 	}
 	if (c->state != DBC_READY)
@@ -582,6 +586,42 @@ static bool less_loaded(const struct db_conn *a, const struct db_conn *b)
 	return qa != qb ? !qa : a->ninflight < b->ninflight;
 }
 
+/* The ready connection to send to, or NULL. */
+static struct db_conn *pick(struct db_pool *p)
+{
+	struct db_conn *best = NULL;
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		if (c->state == DBC_READY && PQstatus(c->pg) == CONNECTION_OK &&
+		    (best == NULL || less_loaded(c, best)))
+			best = c;
+	}
+	return p->closing ? NULL : best;
+}
+
+/* Takes over another pool's read (a replica's, to its fallback), with its
+ * parameters and deadline; never fails a connection from here (send_query). */
+static void handoff(struct db_pool *p, struct db_query *q)
+{
+	if (q->res != NULL) {
+		PQclear(q->res);
+		q->res = NULL;
+	}
+	q->position = NULL;
+	q->committed = false;
+	struct db_conn *best = pick(p);
+	if (best == NULL) {
+		finish(p, q, DB_UNAVAILABLE);
+	} else if (best->ninflight < p->cfg->pipeline_depth) {
+		send_query(best, q);
+	} else if (p->nwaiting >= p->cfg->max_queue) {
+		finish(p, q, DB_QUEUE_FULL);
+	} else {
+		list_push_back(&p->waiting, &q->link);
+		p->nwaiting++;
+	}
+}
+
 struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 			   const char *const *values, const int *lengths, db_done_fn done,
 			   void *owner, enum db_status *status)
@@ -593,14 +633,8 @@ struct db_query *db_submit(struct db_pool *p, enum query_id qid, int nparams,
 		*status = DB_BAD_PARAMS;
 		return NULL;
 	}
-	struct db_conn *best = NULL;
-	for (int i = 0; i < p->nconns; i++) {
-		struct db_conn *c = &p->conns[i];
-		if (c->state == DBC_READY && PQstatus(c->pg) == CONNECTION_OK &&
-		    (best == NULL || less_loaded(c, best)))
-			best = c;
-	}
-	if (best == NULL || p->closing) {
+	struct db_conn *best = pick(p);
+	if (best == NULL) {
 		*status = DB_UNAVAILABLE;
 		return NULL;
 	}
@@ -674,11 +708,14 @@ void db_gauges(const struct db_pool *p, int *in_flight, int *waiting)
 	*waiting = p->nwaiting;
 }
 
-int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
+int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg, const char *url,
+		 const char *name)
 {
 	memset(p, 0, sizeof *p);
 	p->loop = loop;
 	p->cfg = cfg;
+	p->url = url;
+	p->name = name;
 	list_init(&p->waiting);
 	list_init(&p->needs_sync);
 	p->conns = calloc((size_t)cfg->pool_size, sizeof *p->conns);
@@ -686,13 +723,14 @@ int db_pool_init(struct db_pool *p, uv_loop_t *loop, const struct config *cfg)
 		return -1;
 	p->nconns = cfg->pool_size;
 	p->prepared = cfg->prepared;
-	if (db_hosts_parse(&p->hosts, cfg->database_url) < 0)
+	if (db_hosts_parse(&p->hosts, url) < 0)
 		return -1;
 	if (p->hosts.unknown)
 		log_warn(
 		    "database hosts unknown until connect",
-		    "why=\"DATABASE_URL names a service: libpq reads its hosts, and looks their "
-		    "names up on the loop; list host= in DATABASE_URL instead\"");
+		    "pool=%s why=\"the URL names a service: libpq reads its hosts, and looks their "
+		    "names up on the loop; list host= in the URL instead\"",
+		    name);
 	db_stmt_names(p);
 	if (uv_timer_init(loop, &p->tick) != 0 || uv_check_init(loop, &p->sync_check) != 0)
 		return -1;

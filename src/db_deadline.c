@@ -113,5 +113,5 @@ void db_deadline_tick(uv_timer_t *t)
 		db_query_free(q);
 	}
 	for (size_t i = 0; i < n; i++)
-		x[i].done(x[i].owner, NULL, DB_TIMEOUT);
+		x[i].done(x[i].owner, NULL, DB_TIMEOUT, 0);
 }

@@ -77,6 +77,26 @@ bool db_stmt_lost(struct db_conn *c, struct db_query *q)
 	return true;
 }
 
+bool db_stmt_failed(struct db_conn *c, struct db_query *q)
+{
+	if (q->done != NULL || q->qid >= Q_COUNT || q->res == NULL ||
+	    PQresultStatus(q->res) == PGRES_COMMAND_OK)
+		return false;
+	char m[512];
+	const char *e = PQresultErrorMessage(q->res);
+	log_quote(m, sizeof m, e, strlen(e));
+	if (c->pool->fallback != NULL)
+		log_warn("replica connection not ready: a statement did not prepare (its schema "
+			 "may lag the primary's)",
+			 "pool=%s conn=%d statement=%s error=%s", c->pool->name, c->index,
+			 queries[q->qid].name, m);
+	else
+		log_error("statement failed to prepare", "pool=%s conn=%d statement=%s error=%s",
+			  c->pool->name, c->index, queries[q->qid].name, m);
+	db_query_free(q);
+	return true;
+}
+
 const char *db_degraded(const struct db_pool *p)
 {
 	return p->statements_lost

@@ -27,16 +27,21 @@ void handle_readyz(struct request *r)
 	 * ready, or every instance behind that pooler would leave the balancer. */
 	why = db_degraded(&s->pool);
 	struct reply *rep = request_reply_begin(r, 200);
-	if (why == NULL) {
-		reply_copy_str(rep, "{\"status\":\"ready\"}");
-	} else {
-		struct buf b = {0};
-		buf_puts(&b, "{\"status\":\"ready\",\"degraded\":\"");
+	struct buf b = {0};
+	buf_puts(&b, "{\"status\":\"ready\"");
+	if (why != NULL) {
+		buf_puts(&b, ",\"degraded\":\"");
 		buf_json_escape(&b, why, strlen(why));
-		buf_puts(&b, "\"}");
-		reply_copy(rep, b.data, b.len);
-		buf_free(&b);
+		buf_puts(&b, "\"");
 	}
+	/* A replica down or stale leaves the instance ready: the primary serves. */
+	if (s->route.nreplicas > 0) {
+		buf_puts(&b, ",");
+		db_route_readyz(&s->route, &b);
+	}
+	buf_puts(&b, "}");
+	reply_copy(rep, b.data, b.len);
+	buf_free(&b);
 	request_reply_send(r);
 }
 
@@ -60,6 +65,8 @@ void handle_metrics(struct request *r)
 	auth_cache_stats(&s->auth, &g.token_cache_hits, &g.token_cache_misses);
 	struct buf text = {0};
 	metrics_render(&s->metrics, &g, router_route_count(), router_route_name, &text);
+	if (s->route.nreplicas > 0)
+		db_route_metrics(&s->route, &text);
 	struct reply *rep = request_reply_begin(r, 200);
 	rep->content_type = "text/plain; version=0.0.4";
 	reply_copy(rep, text.data, text.len);

@@ -8,7 +8,7 @@
 
 #include "list.h"
 
-enum { H_OTHER, H_AUTHORIZATION, H_CONTENT_TYPE, H_REQUEST_ID, H_EXPECT };
+enum { H_OTHER, H_AUTHORIZATION, H_CONTENT_TYPE, H_REQUEST_ID, H_EXPECT, H_MIN_LSN };
 
 /* Longest value we keep for Content-Type and X-Request-Id. Longer ones are
  * not errors of the framing: the request id is replaced, the type is not JSON. */
@@ -71,6 +71,7 @@ static void req_clear(struct http_req *r)
 	buf_free(&r->authorization);
 	buf_free(&r->content_type);
 	buf_free(&r->request_id);
+	buf_free(&r->min_lsn);
 	buf_free(&r->body);
 	memset(r, 0, sizeof *r);
 }
@@ -120,6 +121,7 @@ static int on_header_field_complete(llhttp_t *p)
 	    {"content-type", H_CONTENT_TYPE},
 	    {"x-request-id", H_REQUEST_ID},
 	    {"expect", H_EXPECT},
+	    {"threadstore-min-lsn", H_MIN_LSN},
 	};
 	struct http_in *h = from_parser(p);
 	h->cur = H_OTHER;
@@ -149,6 +151,7 @@ static struct buf *value_buf(struct http_in *h)
 	case H_AUTHORIZATION: return &h->req.authorization;
 	case H_CONTENT_TYPE: return &h->req.content_type;
 	case H_REQUEST_ID: return &h->req.request_id;
+	case H_MIN_LSN: return &h->req.min_lsn;
 	default: return NULL;
 	}
 }

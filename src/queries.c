@@ -122,7 +122,7 @@
 	" seq = CASE WHEN " table ".created_us = EXCLUDED.created_us"                      \
 	" THEN " table ".seq ELSE EXCLUDED.seq END"
 
-const struct query queries[Q_COUNT] = {
+const struct query queries[Q_ALL] = {
 	[Q_THREAD_GET] = {"thread_get",
 		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2, false},
 	[Q_THREAD_GET_WITH_ITEMS] = {"thread_get_items",
@@ -224,6 +224,19 @@ const struct query queries[Q_COUNT] = {
 	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false},
 	[Q_SEARCH_THREAD] = {"search_thread",
 		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false},
+	/* The pool's own. A write's position is read after its commit, in the
+	 * next batch on the same connection: the insert position read inside the
+	 * write's transaction is before its commit record, and a standby that
+	 * replayed that far may still lack the commit (recovery_min_apply_delay
+	 * holds exactly the commit records back). The insert position is past
+	 * the commit record whatever synchronous_commit says (the flush position
+	 * is not, with synchronous_commit = off). NULL on a standby. */
+	[Q_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0, false},
+	/* The lag probe's reference: a standby can only replay flushed WAL, and
+	 * its replay position ends where a record ends, as the flush position does. */
+	[Q_WAL_FLUSH] = {"wal_flush", "SELECT pg_current_wal_flush_lsn()::text", 0, false},
+	/* NULL when the node is not in recovery (not, or no longer, a standby). */
+	[Q_REPLAY_LSN] = {"replay_lsn", "SELECT pg_last_wal_replay_lsn()::text", 0, false},
 };
 /* clang-format on */
 

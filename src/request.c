@@ -145,6 +145,12 @@ void request_reply_send(struct request *r)
 	struct conn *c = r->conn;
 	struct reply *rep = conn_reply_current(c);
 	reply_header(rep, "X-Request-Id", r->request_id);
+	if (r->lsn != 0) {
+		/* Read-your-writes: sent back as Threadstore-Min-LSN (db_route.h). */
+		char lsn[DB_LSN_MAX];
+		db_lsn_format(r->lsn, lsn);
+		reply_header(rep, "Threadstore-LSN", lsn);
+	}
 	account(r, rep->status, rep->body_len);
 	conn_reply_send(c, keep_alive(r)); /* r is gone after this */
 }
@@ -220,10 +226,12 @@ void request_error(struct request *r, int status, const char *code, const char *
 	request_reply_send(r);
 }
 
-static void on_query_done(void *owner, PGresult *res, enum db_status st)
+static void on_query_done(void *owner, PGresult *res, enum db_status st, uint64_t lsn)
 {
 	struct request *r = owner;
 	r->query = NULL;
+	if (lsn > r->lsn)
+		r->lsn = lsn;
 	if (st == DB_TIMEOUT) {
 		request_error(r, 504, "timeout", "the query ran past its time limit");
 		return;
@@ -256,7 +264,7 @@ void request_query(struct request *r, enum query_id qid, int n, const char *cons
 	}
 	r->on_result = on_result;
 	enum db_status st;
-	r->query = db_submit(&s->pool, qid, n + 1, v, l, on_query_done, r, &st);
+	r->query = db_route_submit(&s->route, qid, r->min_lsn, n + 1, v, l, on_query_done, r, &st);
 	if (r->query != NULL)
 		return;
 	if (st == DB_QUEUE_FULL) {
@@ -317,6 +325,20 @@ static int decode_id(struct request *r, struct span s, struct buf *tmp, struct r
 	return 0;
 }
 
+/* Threadstore-Min-LSN: one WAL position, white space around it allowed. */
+static int min_lsn(struct request *r, const struct buf *h)
+{
+	const char *p = buf_rptr(h);
+	size_t n = buf_rlen(h);
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return db_lsn_parse(p, n, &r->min_lsn);
+}
+
 static void serve(struct request *r)
 {
 	struct conn *c = r->conn;
@@ -361,6 +383,12 @@ static void serve(struct request *r)
 	if (r->match.route->body && (h->method == HTTP_PUT || h->method == HTTP_POST) &&
 	    !media_type_is_json(h)) {
 		request_error(r, 415, "unsupported_media_type", "body must be application/json");
+		return;
+	}
+	if (h->min_lsn.len > 0 && min_lsn(r, &h->min_lsn) < 0) {
+		request_error(r, 400, "bad_request",
+			      "Threadstore-Min-LSN must be a WAL position such as 16/B374D848 "
+			      "(a Threadstore-LSN this service returned)");
 		return;
 	}
 	struct buf tmp = {0};

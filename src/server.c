@@ -194,6 +194,7 @@ static void maybe_finish(struct server *s)
 	if (s->closing_connections && s->nconns == 0 && !s->pool.closing) {
 		uv_timer_stop(&s->drain_timer);
 		auth_close(&s->auth); /* no request is left to verify; closes the JWKS fetcher */
+		db_route_close(&s->route);
 		db_pool_close(&s->pool, on_pool_closed);
 	}
 }
@@ -411,7 +412,8 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 		s->instance_id = (uint32_t)uv_os_getpid();
 	if (auth_setup(&s->auth, cfg) < 0)
 		return -1;
-	if (db_pool_init(&s->pool, loop, cfg) < 0)
+	if (db_pool_init(&s->pool, loop, cfg, cfg->database_url, "primary") < 0 ||
+	    db_route_init(&s->route, loop, cfg, &s->pool) < 0)
 		return -1;
 	if (uv_signal_init(loop, &s->sigterm) != 0 || uv_signal_init(loop, &s->sigint) != 0 ||
 	    uv_timer_init(loop, &s->drain_timer) != 0 ||
@@ -428,6 +430,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	if (auth_start(&s->auth, loop, cfg) < 0)
 		return -1;
 	db_pool_start(&s->pool);
+	db_route_start(&s->route);
 	if (uv_check_start(&s->start_check, on_start_check) != 0 ||
 	    uv_timer_start(&s->start_timer, on_start_timeout, START_WAIT_MS, 0) != 0)
 		return -1;

@@ -38,7 +38,8 @@ static void setup(void)
 	server_host_init(&srv, &loop, &cfg);
 	auth_init(&srv.auth, cfg.jwt_secret, cfg.jwt_leeway);
 	/* Never started: no connection comes up, so every query gets 503. */
-	if (db_pool_init(&srv.pool, &loop, &cfg) < 0)
+	if (db_pool_init(&srv.pool, &loop, &cfg, cfg.database_url, "primary") < 0 ||
+	    db_route_init(&srv.route, &loop, &cfg, &srv.pool) < 0)
 		abort();
 }
 

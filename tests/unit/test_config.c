@@ -64,5 +64,29 @@ int main(void)
 	CHECK(parse(&c, bad2) < 0);
 	CHECK(parse(&c, bad3) < 0);
 	CHECK(parse(&c, bad4) < 0);
+
+	/* Read replicas: none by default; repeatable; the environment's list
+	 * (white space between URIs) replaced by flags; at most 8. */
+	CHECK(parse(&c, none) == 0);
+	CHECK(c.nreplicas == 0 && c.replica_max_lag_ms == 1000);
+	const char *reps[] = {"--replica-url", "postgresql://a/db", "--replica-url=host=b dbname=db",
+			      "--replica-max-lag", "250", NULL};
+	CHECK(parse(&c, reps) == 0);
+	CHECK(c.nreplicas == 2 && strcmp(c.replica_urls[0], "postgresql://a/db") == 0 &&
+	      strcmp(c.replica_urls[1], "host=b dbname=db") == 0 && c.replica_max_lag_ms == 250);
+	setenv("THREADSTORE_REPLICA_URLS", " postgresql://e1/db\tpostgresql://e2/db ", 1);
+	CHECK(parse(&c, none) == 0);
+	CHECK(c.nreplicas == 2 && strcmp(c.replica_urls[1], "postgresql://e2/db") == 0);
+	const char *one[] = {"--replica-url", "postgresql://f/db", NULL};
+	CHECK(parse(&c, one) == 0);
+	CHECK(c.nreplicas == 1 && strcmp(c.replica_urls[0], "postgresql://f/db") == 0);
+	unsetenv("THREADSTORE_REPLICA_URLS");
+	const char *nine[] = {"--replica-url", "a", "--replica-url", "a", "--replica-url", "a",
+			      "--replica-url", "a", "--replica-url", "a", "--replica-url", "a",
+			      "--replica-url", "a", "--replica-url", "a", "--replica-url", "a",
+			      NULL};
+	CHECK(parse(&c, nine) < 0);
+	const char *lag[] = {"--replica-max-lag", "60001", NULL};
+	CHECK(parse(&c, lag) < 0);
 	return check_done();
 }

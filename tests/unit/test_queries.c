@@ -2,6 +2,7 @@
  * count the pool checks submissions against), and its prepared name follows
  * its text. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,40 @@ static void check_submit_counts(void)
 	}
 }
 
+/* The pool's own statements take no parameter and read no table (so no
+ * user's data): WAL positions only. */
+static void check_pool_statements(void)
+{
+	for (int i = Q_COUNT; i < Q_ALL; i++) {
+		CHECK(queries[i].name != NULL && queries[i].nparams == 0 && !queries[i].write);
+		CHECK(strchr(queries[i].sql, '$') == NULL && strstr(queries[i].sql, "FROM") == NULL);
+		CHECK(strstr(queries[i].sql, "lsn()") != NULL);
+	}
+}
+
+/* WAL positions as PostgreSQL prints them, both ways. */
+static void check_lsn(void)
+{
+	uint64_t v = 1;
+	char out[DB_LSN_MAX];
+	CHECK(db_lsn_parse("0/0", 3, &v) == 0 && v == 0);
+	CHECK(db_lsn_parse("16/B374D848", 11, &v) == 0 && v == ((uint64_t)0x16 << 32 | 0xB374D848));
+	db_lsn_format(v, out);
+	CHECK(strcmp(out, "16/B374D848") == 0);
+	CHECK(db_lsn_parse("ffffffff/ffffffff", 17, &v) == 0 && v == UINT64_MAX);
+	db_lsn_format(v, out);
+	CHECK(strcmp(out, "FFFFFFFF/FFFFFFFF") == 0);
+	const char *bad[] = {"", "1", "1/", "/1", "1/2/3", "123456789/1", "1/123456789", "1 /2",
+			     "g/1", "-1/2", "0x1/2", "1/2 "};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(db_lsn_parse(bad[i], strlen(bad[i]), &v) < 0);
+	CHECK(db_lsn_parse("1/2", 2, &v) < 0); /* the length counts, not a NUL */
+}
+
 int main(void)
 {
+	check_pool_statements();
+	check_lsn();
 	check_params();
 	check_submit_counts();
 	check_names();

@@ -25,6 +25,7 @@ from .errors import (
     ThreadStoreTimeoutError,
     UnavailableError,
 )
+from .positions import WritePositions
 from .tokens import HS256Tokens, TokenHook, mint_hs256, token_from_context
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ __all__ = [
     "ThreadStoreTimeoutError",
     "TokenHook",
     "UnavailableError",
+    "WritePositions",
     "mint_hs256",
     "path_segment",
     "token_from_context",

@@ -10,6 +10,10 @@ times. A 503's ``Retry-After`` is honoured: the retry waits that long, and when 
 ``max_retry_wait`` the call gives up at once with :class:`UnavailableError` (its ``retry_after``
 says how long the service asked for). Without ``Retry-After`` the wait is an exponential backoff
 with jitter. ``POST`` (add an item) is never retried. Timeouts are not retried.
+
+Read-your-writes: the highest ``Threadstore-LSN`` each user's writes returned is sent with that
+user's reads as ``Threadstore-Min-LSN`` (see :mod:`threadstore_chatkit.positions`), so behind
+read replicas a read never misses the user's own earlier write.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .positions import WritePositions
 from .errors import (
     ThreadStoreConnectionError,
     ThreadStoreHTTPError,
@@ -106,6 +111,8 @@ class ThreadStoreClient:
     :param http_client: use this ``httpx.AsyncClient`` instead of making one (its
         ``base_url`` must point at threadstore). It is closed by :meth:`aclose` only if
         ``close_http_client`` is true.
+    :param read_your_writes: send each user's highest write position with their reads
+        (default); a :class:`WritePositions` to share or tune, or False for none.
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class ThreadStoreClient:
         backoff: float = 0.05,
         http_client: httpx.AsyncClient | None = None,
         close_http_client: bool | None = None,
+        read_your_writes: bool | WritePositions = True,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
@@ -146,6 +154,10 @@ class ThreadStoreClient:
         self.retries = retries
         self.max_retry_wait = max_retry_wait
         self.backoff = backoff
+        if isinstance(read_your_writes, WritePositions):
+            self.positions: WritePositions | None = read_your_writes
+        else:
+            self.positions = WritePositions() if read_your_writes else None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -194,6 +206,11 @@ class ThreadStoreClient:
                 json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
             ).encode("utf-8")
             headers["Content-Type"] = "application/json"
+        positions = self.positions
+        if positions is not None and method in ("GET", "HEAD"):
+            min_lsn = positions.min_lsn(token)
+            if min_lsn is not None:
+                headers["Threadstore-Min-LSN"] = min_lsn
         expected = frozenset(expect) if expect is not None else None
         retryable = method in IDEMPOTENT_METHODS
         attempt = 0
@@ -215,6 +232,8 @@ class ThreadStoreClient:
                     f"threadstore {method} {path}: {type(exc).__name__}: {exc}"
                 ) from exc
             status = response.status_code
+            if positions is not None:
+                positions.saw(token, response.headers.get("threadstore-lsn"))
             if (status in expected) if expected is not None else (200 <= status < 300):
                 return response
             error = _error_from_response(method, path, response)
