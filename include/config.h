@@ -33,10 +33,10 @@ struct config {
 	unsigned jwks_cooldown_ms; /* least time between fetches for unknown kids */
 
 	size_t max_body;
-	size_t max_body_total; /* request-body bytes held at once, all connections */
+	size_t max_body_total;	/* request-body bytes held at once, all connections */
 	size_t max_reply_total; /* reply bytes queued to slow readers, all connections */
 	size_t max_header;
-	size_t max_page_bytes; /* documents in one page or export batch (at least one row) */
+	size_t max_page_bytes;	     /* documents in one page or export batch (at least one row) */
 	const char *search_language; /* text search configuration (regconfig name) */
 	int max_connections;
 	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
@@ -46,7 +46,7 @@ struct config {
 	unsigned drain_timeout_ms;   /* at shutdown, for requests in flight */
 	unsigned query_timeout_ms;   /* past it: 504, and the statement is cancelled */
 	int prepared;		     /* named prepared statements (1) or unnamed (0) */
-	int access_log;        /* one log line per request */
+	int access_log;		     /* one log line per request */
 	int migrate;		     /* apply migrations before serving */
 	int log_debug;
 	/* the change feed (feed.h) and the admin paths (admin.h) */
@@ -55,6 +55,7 @@ struct config {
 	const char *listen_database_url; /* the LISTEN connection's (direct, not via a pooler) */
 	int max_subscribers;		 /* change streams open at once, per instance */
 	size_t subscriber_buffer;	 /* bytes queued to one stream before it is closed */
+	uint64_t changes_heartbeat_ms;	 /* a comment on a silent change stream */
 	/* dev-token */
 	const char *token_sub;
 	long token_ttl;

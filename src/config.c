@@ -81,6 +81,8 @@ static const struct option_def options[] = {
     {"--subscriber-buffer", "THREADSTORE_SUBSCRIBER_BUFFER",
      "bytes queued to one change stream that does not read before it is closed "
      "(default 65536)"},
+    {"--changes-heartbeat", "THREADSTORE_CHANGES_HEARTBEAT",
+     "seconds of silence on a change stream before a comment line keeps it open (default 15)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
     {"--no-access-log", NULL, "no log line per request"},
     {"--debug", NULL, "log debug lines"},
@@ -271,6 +273,10 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1024, 1L << 30, &n) < 0)
 			return -1;
 		cfg->max_page_bytes = (size_t)n;
+	} else if (strcmp(flag, "--changes-heartbeat") == 0) {
+		if (parse_long(flag, v, 1, 3600, &n) < 0)
+			return -1;
+		cfg->changes_heartbeat_ms = (uint64_t)n * 1000;
 	} else if (strcmp(flag, "--max-subscribers") == 0) {
 		if (parse_long(flag, v, 0, 1000000, &n) < 0)
 			return -1;
@@ -426,6 +432,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->changes_retention_ms = 7ull * 86400000;
 	cfg->max_subscribers = 20000;
 	cfg->subscriber_buffer = 64 << 10;
+	cfg->changes_heartbeat_ms = 15000;
 	if (parse_listen(cfg, "0.0.0.0:8080") < 0)
 		return -1;
 

@@ -56,6 +56,7 @@
 /* Activity (sql/003): the server's statement time in microseconds, and the
  * touch of a thread that every write in it does in its own statement (so in
  * its transaction). Rows never touched since the migration sort by creation. */
+#define SWEEP_LOCK_KEY "7283946512"
 #define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 #define TOUCH(id_cond)                                                                     \
 	"UPDATE threads SET updated_us = " NOW_US ", updated_seq = nextval('threadstore_seq')" \
@@ -266,12 +267,16 @@ const struct query queries[Q_COUNT] = {
 		" AND (xid, user_id COLLATE \"C\", n) > ($1::text::xid8, $2::text COLLATE \"C\", $3)"
 		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4) c ON true"
 		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 4, false, true},
-	/* Retention: up to $2 changes older than $1 (µs), oldest first; per user
-	 * that is a prefix of its numbers (at_us never goes back). Returns how
-	 * many went; the mark keeps the largest xid removed. */
+	/* Retention: up to $2 changes older than $1 µs, oldest first; per user
+	 * that is a prefix of its numbers (at_us never goes back). One instance at
+	 * a time (a transaction's advisory lock: fine behind a pooler); the others'
+	 * sweeps remove nothing. Returns how many went; the mark keeps the largest
+	 * xid removed. */
 	[Q_CHANGES_SWEEP] = {"changes_sweep",
-		"WITH d AS (DELETE FROM changes c USING (SELECT user_id, n FROM changes"
-		" WHERE at_us < $1 ORDER BY at_us, user_id, n LIMIT $2) o"
+		"WITH l AS (SELECT pg_try_advisory_xact_lock(" SWEEP_LOCK_KEY ") AS ok),"
+		" d AS (DELETE FROM changes c USING (SELECT user_id, n FROM changes"
+		" WHERE at_us < " NOW_US " - $1 AND (SELECT ok FROM l)"
+		" ORDER BY at_us, user_id, n LIMIT $2) o"
 		" WHERE c.user_id = o.user_id AND c.n = o.n RETURNING c.xid),"
 		" m AS (UPDATE change_sweeps SET xid = GREATEST(xid, (SELECT max(xid) FROM d))"
 		" WHERE EXISTS (SELECT 1 FROM d))"
