@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "arena.h"
+#include "conn.h"
 #include "db.h"
 #include "feed.h"
 #include "handlers.h"
@@ -75,29 +77,36 @@ static int changes_params(struct request *r, int64_t *after, int *limit)
 	return 0;
 }
 
-/* The first row's head and oldest retained number decide 400/410 for a cursor.
- * Returns 0, or -1 after answering (res freed). */
-static int check_cursor(struct request *r, PGresult *res, int64_t after)
+/* What the first row's head and oldest retained number say of a cursor: 0
+ * (fine), 400 (a number never given: another database's cursor) or 410
+ * (changes after it were removed). -1: the statement failed. */
+static int cursor_verdict(PGresult *res, int64_t after)
 {
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		request_db_error(r, res);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return -1;
-	}
 	int64_t head = PQgetisnull(res, 0, 0) ? 0 : atoll(PQgetvalue(res, 0, 0));
 	int64_t lo = PQgetisnull(res, 0, 1) ? 0 : atoll(PQgetvalue(res, 0, 1));
-	if (after > head) { /* a number never given: another database's cursor */
-		PQclear(res);
-		request_error(r, 400, "bad_request", "the cursor is not one of this feed's");
-		return -1;
+	if (after > head)
+		return 400;
+	if (after > 0 && after < head && (lo == 0 || lo > after + 1))
+		return 410;
+	return 0;
+}
+
+/* Answers a verdict that is not 0 (res freed). */
+static void cursor_refuse(struct request *r, PGresult *res, int verdict)
+{
+	if (verdict < 0) {
+		request_db_error(r, res);
+		return;
 	}
-	if (after > 0 && after < head && (lo == 0 || lo > after + 1)) {
-		PQclear(res);
+	PQclear(res);
+	if (verdict == 400)
+		request_error(r, 400, "bad_request", "the cursor is not one of this feed's");
+	else
 		request_error(r, 410, "gone",
 			      "changes after this cursor are past the retention; reload and "
 			      "start from a new cursor");
-		return -1;
-	}
-	return 0;
 }
 
 static int change_rows(PGresult *res)
@@ -111,8 +120,11 @@ static int change_rows(PGresult *res)
 static void on_page(struct request *r, PGresult *res)
 {
 	struct changes_state *st = r->state;
-	if (check_cursor(r, res, st->after) < 0)
+	int verdict = cursor_verdict(res, st->after);
+	if (verdict != 0) {
+		cursor_refuse(r, res, verdict);
 		return;
+	}
 	int n = change_rows(res);
 	bool more = n > r->limit;
 	if (more)
@@ -153,6 +165,13 @@ static void on_sse_closed(struct request *r)
 	feed_sub_leave(feed_of(r), &st->sub);
 }
 
+static void sub_cleanup(void *arg)
+{
+	struct feed_sub *s = arg;
+	if (s->group != NULL)
+		feed_sub_leave(s->group->feed, s);
+}
+
 /* Everything sent was taken: the next batch, or live. */
 static void on_caught(struct request *r)
 {
@@ -168,26 +187,22 @@ static void on_sse_rows(struct request *r, PGresult *res)
 	struct changes_state *st = r->state;
 	struct feed *f = feed_of(r);
 	int64_t after = st->sub.cursor;
-	if (!st->head_sent) {
-		if (check_cursor(r, res, after) < 0) {
-			feed_sub_leave(f, &st->sub);
-			r->on_closed = NULL;
-			return;
-		}
-	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
-		request_stream_abort(r, "a change stream's catch-up failed"); /* it resumes */
-		return;
-	} else {
-		int64_t head = PQgetisnull(res, 0, 0) ? 0 : atoll(PQgetvalue(res, 0, 0));
-		int64_t lo = PQgetisnull(res, 0, 1) ? 0 : atoll(PQgetvalue(res, 0, 1));
-		if (after < head && (lo == 0 || lo > after + 1)) {
+	int verdict = cursor_verdict(res, after);
+	if (verdict != 0) {
+		/* Out of the group first: the reply releases the request's memory. */
+		feed_sub_leave(f, &st->sub);
+		r->on_closed = NULL;
+		if (!st->head_sent) {
+			cursor_refuse(r, res, verdict);
+		} else if (verdict < 0) {
+			PQclear(res);
+			request_stream_abort(r,
+					     "a change stream's catch-up failed"); /* it resumes */
+		} else {
 			PQclear(res); /* retention passed it while it caught up: 410 on resume */
-			feed_sub_leave(f, &st->sub);
-			r->on_closed = NULL;
 			request_stream_end(r);
-			return;
 		}
+		return;
 	}
 	int n = change_rows(res);
 	st->more = n == FEED_BATCH;
@@ -276,9 +291,19 @@ void handle_changes(struct request *r)
 	}
 	/* In the group before the first statement: a notification that arrives
 	 * while it runs is not lost. */
+	/* An endless stream: the client's FIN means it left (an EventSource
+	 * never half-closes), so it is not kept until a heartbeat fails. */
+	if (r->conn->eof) {
+		conn_close(r->conn);
+		return;
+	}
+	r->conn->eof_closes = true;
 	feed_sub_join(f, &st->sub, r, after);
 	st->sub.on_caught = on_caught;
+	/* Out of the group when the connection closes (no push may reach it), and
+	 * whenever the request's memory goes (an error reply, the stream's end). */
 	r->on_closed = on_sse_closed;
+	arena_defer(&r->conn->arena, sub_cleanup, &st->sub);
 	sse_fetch(r);
 }
 
