@@ -40,6 +40,9 @@ static void setup(void)
 	/* Never started: no connection comes up, so every query gets 503. */
 	if (db_pool_init(&srv.pool, &loop, &cfg) < 0)
 		abort();
+	/* The change feed's registry (never started: no LISTEN, no sweep). */
+	if (feed_init(&srv.feed, &loop, &cfg, &srv.pool) < 0)
+		abort();
 }
 
 /* Reads what the conn wrote; every response starts with a status line. */
