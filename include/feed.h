@@ -3,8 +3,11 @@
  * connection that tells every instance about every commit, and the retention
  * sweep.
  *
- * Delivery: a write records its change and queues a NOTIFY ("n:user") in its
- * own statement (queries.c CHANGE). The instance's one LISTEN connection
+ * Delivery: a write records its change in its own statement (queries.c
+ * CHANGE); once it committed, the instance that wrote it adds the user to the
+ * next NOTIFY (a batch of users, one notifying statement in flight at a time:
+ * PostgreSQL serialises notifying commits, so one per write would cap all
+ * writes at one per WAL flush). The instance's one LISTEN connection
  * (feed_listen.h) hands each notification here; if the user has subscribers
  * on this instance, their group fetches the user's changes once, after the
  * lowest cursor among them (one statement per user and notification burst,
@@ -76,9 +79,9 @@ struct feed_group {
 	struct feed *feed;
 	struct list subs;
 	int nsubs;
-	int64_t notified; /* the highest number announced (or fetched) */
-	bool stale;	  /* fetch once more whatever was announced (LISTEN came back) */
-	bool busy;	  /* its result is being fanned out: not freed meanwhile */
+	bool dirty; /* announced since its statement was sent: fetch again */
+	bool stale; /* fetch once more whatever was announced (LISTEN came back) */
+	bool busy;  /* its result is being fanned out: not freed meanwhile */
 	struct db_query *query;
 	int64_t query_after;
 	size_t user_len;
@@ -87,7 +90,7 @@ struct feed_group {
 
 struct feed_stats {
 	unsigned long notifications, fetches, events, heartbeats, slow_closed, refused, gone_closed,
-	    swept, sweeps, fetch_errors;
+	    swept, sweeps, fetch_errors, notifies_sent, notify_errors;
 };
 
 struct feed {
@@ -101,6 +104,10 @@ struct feed {
 	uv_timer_t tick;  /* heartbeats, stale groups' retries: once a second */
 	uv_timer_t sweep; /* retention */
 	struct db_query *sweep_query;
+	/* Users who wrote here since the last NOTIFY was sent ("user\n" each, or
+	 * "*"): one notifying statement in flight, the next batch gathers meanwhile. */
+	struct buf notify_pending;
+	struct db_query *notify_query;
 	int open_handles;
 	bool closing;
 	void (*on_closed)(struct feed *);
@@ -151,6 +158,11 @@ void feed_event_json(struct buf *out, PGresult *res, int i, int col, const char 
 		     const char *user, size_t ul);
 /* Appends one SSE event: id, event, data lines (a newline in the JSON starts another). */
 void feed_sse_event(struct buf *out, const char *id, const char *kind, const char *json, size_t n);
+
+/* A write of this user's committed on this instance (request.c, for every
+ * write statement that succeeded): its local streams fetch now, and every
+ * instance is told with the next batched NOTIFY. */
+void feed_note_write(struct feed *f, const char *user, size_t ul);
 
 /* Metrics lines (Prometheus text). */
 void feed_metrics(const struct feed *f, struct buf *out);

@@ -52,6 +52,7 @@ enum query_id {
 	/* over all users (global): never through request_query */
 	Q_ADMIN_CHANGES,
 	Q_CHANGES_SWEEP,
+	Q_CHANGES_NOTIFY,
 	Q_COUNT
 };
 
@@ -63,7 +64,8 @@ struct query {
 	bool global; /* over all users: $1 is not a user id (admin feed, retention sweep) */
 };
 
-/* The LISTEN/NOTIFY channel of the change feed; payloads are "n:user_id". */
+/* The LISTEN/NOTIFY channel of the change feed; a payload is the users who
+ * wrote, each followed by a newline, or "*" (everyone: catch up). */
 #define CHANGES_CHANNEL "threadstore_changes"
 
 extern const struct query queries[Q_COUNT];

@@ -1,8 +1,8 @@
 -- 010: the per-user change feed (issue 12).
 --
 -- Every write records its change in the same statement (src/queries.c,
--- CHANGE): nothing is announced that did not commit, nothing committed goes
--- unannounced. Every table is keyed by user_id and no function writes, so each
+-- CHANGE): nothing is announced that did not commit, nothing committed is
+-- left out of the table (the NOTIFY follows the commit: see feed.h). Every table is keyed by user_id and no function writes, so each
 -- write stays routable to one shard on a distributed PostgreSQL.
 --
 -- change_heads: one row per user who ever wrote, kept forever (an erase must

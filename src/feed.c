@@ -239,8 +239,6 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st)
 	buf_free(&json);
 	PQclear(res);
 	f->stats.fetches++;
-	if (head > g->notified)
-		g->notified = head;
 	/* A push may close a stream, which leaves the group: busy keeps it. */
 	g->busy = true;
 	struct list *e, *next;
@@ -267,7 +265,7 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st)
 	free(num);
 	g->busy = false;
 	/* Another round: the batch was full, or more was announced than seen. */
-	if (g->nsubs > 0 && (nch == FEED_BATCH || g->stale || g->notified > head))
+	if (g->nsubs > 0 && (nch == FEED_BATCH || g->stale || g->dirty))
 		group_fetch(f, g);
 	else if (g->nsubs == 0)
 		group_free(f, g);
@@ -275,7 +273,11 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st)
 
 static void group_fetch(struct feed *f, struct feed_group *g)
 {
-	if (g->query != NULL || f->closing)
+	if (g->query != NULL) {
+		g->dirty = true; /* the statement in flight may have missed it */
+		return;
+	}
+	if (f->closing)
 		return;
 	int64_t min = -1;
 	struct list *e;
@@ -293,6 +295,7 @@ static void group_fetch(struct feed *f, struct feed_group *g)
 	const int l[] = {(int)g->user_len, al, ll};
 	enum db_status st;
 	g->stale = false;
+	g->dirty = false;
 	g->query_after = min;
 	g->query = db_submit(f->pool, Q_CHANGES_PAGE, 3, v, l, on_group_rows, g, &st);
 	if (g->query == NULL) {
@@ -343,9 +346,9 @@ void feed_sub_join(struct feed *f, struct feed_sub *s, struct request *r, int64_
 void feed_sub_live(struct feed *f, struct feed_sub *s)
 {
 	s->state = SUB_LIVE;
-	struct feed_group *g = s->group;
-	if (g->stale || g->notified > s->cursor)
-		group_fetch(f, g);
+	/* A notification during its catch-up may have been fetched for the others
+	 * only: one statement makes sure (and nothing new costs one empty row). */
+	group_fetch(f, s->group);
 }
 
 void feed_sub_leave(struct feed *f, struct feed_sub *s)
@@ -426,11 +429,18 @@ bool feed_sub_drained(struct feed *f, struct feed_sub *s)
 
 /* ---- notifications ------------------------------------------------------------------------ */
 
+static void mark_all(struct feed *f);
+
 static void on_listen_ready(void *owner)
 {
 	struct feed *f = owner;
 	/* Whatever committed while nobody listened is in the table: every group
 	 * fetches once (and a subscriber still catching up does when it is live). */
+	mark_all(f);
+}
+
+static void mark_all(struct feed *f)
+{
 	for (int b = 0; b < FEED_BUCKETS; b++)
 		for (struct feed_group *g = f->buckets[b]; g != NULL; g = g->next) {
 			g->stale = true;
@@ -438,24 +448,100 @@ static void on_listen_ready(void *owner)
 		}
 }
 
+static void user_wrote(struct feed *f, const char *u, size_t ul)
+{
+	struct feed_group *g = *group_slot(f, u, ul);
+	if (g != NULL) /* nobody here listens for this user: nothing to do */
+		group_fetch(f, g);
+}
+
 static void on_notify(void *owner, const char *payload)
 {
 	struct feed *f = owner;
 	f->stats.notifications++;
-	char *end;
-	long long n = strtoll(payload, &end, 10);
-	if (end == payload || *end != ':')
-		return; /* not ours */
-	const char *u = end + 1;
-	struct feed_group *g = *group_slot(f, u, strlen(u));
-	if (g == NULL)
-		return; /* nobody here listens for this user */
-	if (n > g->notified)
-		g->notified = n;
-	group_fetch(f, g);
+	if (strcmp(payload, "*") == 0) {
+		mark_all(f);
+		return;
+	}
+	for (const char *p = payload, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		user_wrote(f, p, (size_t)(nl - p));
+}
+
+/* ---- telling the other instances ------------------------------------------------------- */
+
+#define NOTIFY_MAX 7900 /* PostgreSQL's payload limit is 8000 bytes */
+
+static void notify_send(struct feed *f);
+
+static void on_notified(void *owner, PGresult *res, enum db_status st)
+{
+	struct feed *f = owner;
+	f->notify_query = NULL;
+	if (st != DB_OK || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		/* Not sent: everyone catches up with the next batch instead. */
+		f->stats.notify_errors++;
+		buf_reset(&f->notify_pending);
+		buf_puts(&f->notify_pending, "*");
+	}
+	PQclear(res);
+	if (!f->closing)
+		notify_send(f);
+}
+
+static void notify_send(struct feed *f)
+{
+	if (f->notify_query != NULL || f->notify_pending.len == 0 || f->closing)
+		return;
+	struct buf payload = f->notify_pending;
+	f->notify_pending = (struct buf){0};
+	const char *v[] = {payload.data};
+	const int l[] = {(int)payload.len};
+	enum db_status st;
+	f->notify_query = db_submit(f->pool, Q_CHANGES_NOTIFY, 1, v, l, on_notified, f, &st);
+	if (f->notify_query == NULL) { /* no database now: the tick tries again */
+		f->notify_pending = payload;
+		f->stats.notify_errors++;
+		return;
+	}
+	f->stats.notifies_sent++;
+	buf_free(&payload); /* db_submit copied it */
+}
+
+/* Whether "u\n" is one of the lines of p. */
+static bool named(const struct buf *p, const char *u, size_t ul)
+{
+	for (size_t i = 0; i + ul < p->len;) {
+		if (memcmp(p->data + i, u, ul) == 0 && p->data[i + ul] == '\n')
+			return true;
+		const char *nl = memchr(p->data + i, '\n', p->len - i);
+		if (nl == NULL)
+			break;
+		i = (size_t)(nl - p->data) + 1;
+	}
+	return false;
+}
+
+void feed_note_write(struct feed *f, const char *u, size_t ul)
+{
+	user_wrote(f, u, ul); /* this instance's streams need no round trip */
+	struct buf *p = &f->notify_pending;
+	if (p->len == 1 && p->data[0] == '*')
+		; /* everyone catches up already */
+	else if (p->len + ul + 1 > NOTIFY_MAX || memchr(u, '\n', ul) != NULL) {
+		/* too many users for one payload, or a user id that cannot be a
+		 * line of it: everyone catches up */
+		buf_reset(p);
+		buf_puts(p, "*");
+	} else if (!named(p, u, ul)) { /* a user writing often is named once */
+		buf_append(p, u, ul);
+		buf_putc(p, '\n');
+	}
+	notify_send(f);
 }
 
 /* ---- the tick: heartbeats, retries ------------------------------------------------------- */
+
+static void notify_send(struct feed *f);
 
 static const char HEARTBEAT[] = ": heartbeat\n\n";
 
@@ -477,6 +563,7 @@ static void on_tick(uv_timer_t *t)
 		f->stats.heartbeats++;
 		feed_sub_push(f, s, HEARTBEAT, sizeof HEARTBEAT - 1, -1);
 	}
+	notify_send(f); /* a batch the database refused earlier */
 	if (!feed_listen_ready(&f->listen))
 		return; /* catch-up waits for the LISTEN: on_listen_ready does it */
 	for (int b = 0; b < FEED_BUCKETS; b++)
@@ -599,6 +686,11 @@ void feed_close(struct feed *f, void (*on_closed)(struct feed *))
 		db_cancel(f->sweep_query);
 		f->sweep_query = NULL;
 	}
+	if (f->notify_query != NULL) {
+		db_cancel(f->notify_query);
+		f->notify_query = NULL;
+	}
+	buf_free(&f->notify_pending);
 	uv_close((uv_handle_t *)&f->tick, on_closed_handle);
 	uv_close((uv_handle_t *)&f->sweep, on_closed_handle);
 	feed_listen_close(&f->listen);
@@ -635,6 +727,10 @@ void feed_metrics(const struct feed *f, struct buf *out)
 		   "threadstore_change_streams_closed_total{reason=\"gone\"} %lu\n"
 		   "# TYPE threadstore_change_streams_refused_total counter\n"
 		   "threadstore_change_streams_refused_total %lu\n"
+		   "# TYPE threadstore_change_notifies_total counter\n"
+		   "threadstore_change_notifies_total %lu\n"
+		   "# TYPE threadstore_change_notify_errors_total counter\n"
+		   "threadstore_change_notify_errors_total %lu\n"
 		   "# TYPE threadstore_change_sweeps_total counter\n"
 		   "threadstore_change_sweeps_total %lu\n"
 		   "# TYPE threadstore_change_swept_total counter\n"
@@ -642,5 +738,6 @@ void feed_metrics(const struct feed *f, struct buf *out)
 		   f->nsubs, f->cfg->max_subscribers, f->ngroups,
 		   feed_listen_ready(&f->listen) ? 1 : 0, f->listen.connects, f->listen.losses,
 		   s->notifications, s->fetches, s->fetch_errors, s->events, s->heartbeats,
-		   s->slow_closed, s->gone_closed, s->refused, s->sweeps, s->swept);
+		   s->slow_closed, s->gone_closed, s->refused, s->notifies_sent, s->notify_errors,
+		   s->sweeps, s->swept);
 }

@@ -224,7 +224,11 @@ void request_error(struct request *r, int status, const char *code, const char *
 static void on_query_done(void *owner, PGresult *res, enum db_status st)
 {
 	struct request *r = owner;
+	const struct query *q = &queries[r->query->qid];
 	r->query = NULL;
+	if (q->write && !q->global && st == DB_OK &&
+	    (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK))
+		feed_note_write(&server_of(r->conn)->feed, r->user.data, r->user.len);
 	if (st == DB_TIMEOUT) {
 		request_error(r, 504, "timeout", "the query ran past its time limit");
 		return;
