@@ -554,7 +554,8 @@ static void on_tick(uv_timer_t *t)
 		struct feed_sub *s = container_of(f->subs.next, struct feed_sub, beat_link);
 		if (now - s->last_send_ms < every)
 			break;
-		if (s->writing || s->state == SUB_ENDING) { /* busy: that is traffic enough */
+		if (s->writing || s->state == SUB_ENDING || s->req->query != NULL) {
+			/* busy (writing, or its own statement runs): that is traffic enough */
 			s->last_send_ms = now;
 			list_remove(&s->beat_link);
 			list_push_back(&f->subs, &s->beat_link);
@@ -673,7 +674,9 @@ void feed_end_streams(struct feed *f)
 		struct feed_sub *s = container_of(e, struct feed_sub, beat_link);
 		list_push_back(&f->subs, e);
 		s->state = SUB_ENDING;
-		if (!s->writing)
+		/* Ends now unless a chunk is being written (it ends once taken) or
+		 * its own statement runs (the handler ends it with the result). */
+		if (!s->writing && s->req->query == NULL)
 			sub_end(f, s);
 	}
 }

@@ -187,6 +187,16 @@ static void on_sse_rows(struct request *r, PGresult *res)
 	struct changes_state *st = r->state;
 	struct feed *f = feed_of(r);
 	int64_t after = st->sub.cursor;
+	if (st->sub.state == SUB_ENDING) { /* shutting down (feed_end_streams) */
+		PQclear(res);
+		feed_sub_leave(f, &st->sub);
+		r->on_closed = NULL;
+		if (st->head_sent)
+			request_stream_end(r);
+		else
+			request_error(r, 503, "unavailable", "shutting down; resume elsewhere");
+		return;
+	}
 	int verdict = cursor_verdict(res, after);
 	if (verdict != 0) {
 		/* Out of the group first: the reply releases the request's memory. */
