@@ -30,10 +30,11 @@ def tokens(binary, secret, subs):
     return out
 
 
-async def open_stream(port, token):
+async def open_stream(port, token, last_id=None):
     r, w = await asyncio.open_connection("127.0.0.1", port)
     w.write(("GET /v1/changes HTTP/1.1\r\nHost: b\r\nAccept: text/event-stream\r\n"
-             "Authorization: Bearer %s\r\n\r\n" % token).encode())
+             "Authorization: Bearer %s\r\n%s\r\n"
+             % (token, "Last-Event-ID: %s\r\n" % last_id if last_id else "")).encode())
     await w.drain()
     head = await r.readuntil(b"\r\n\r\n")
     if b" 200 " not in head.split(b"\r\n", 1)[0]:
@@ -50,24 +51,55 @@ def pct(xs, p):
 
 async def latency(a, b, toks, rate, seconds, conns):
     users = list(toks)
-    acked, seen = {}, {}
-    streams = [await open_stream(b, toks[u]) for u in users]
+    acked, seen, wlat = {}, {}, []
+    resumed = [0]
+    # start at each user's newest change: the earlier runs' changes are not this run's
+    heads = {}
+    for u in users:
+        r, w = await asyncio.open_connection("127.0.0.1", b)
+        w.write(("GET /v1/changes?limit=1000 HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer %s"
+                 "\r\nConnection: close\r\n\r\n" % toks[u]).encode())
+        body = (await r.read()).split(b"\r\n\r\n", 1)[1]
+        page = json.loads(body)
+        while page["has_more"]:  # rare: more than 1000 kept
+            w.close()
+            r, w = await asyncio.open_connection("127.0.0.1", b)
+            w.write(("GET /v1/changes?limit=1000&after=%s HTTP/1.1\r\nHost: b\r\n"
+                     "Authorization: Bearer %s\r\nConnection: close\r\n\r\n"
+                     % (page["after"], toks[u])).encode())
+            page = json.loads((await r.read()).split(b"\r\n\r\n", 1)[1])
+        heads[u] = page["after"]
+        w.close()
+    streams = [await open_stream(b, toks[u], heads[u]) for u in users]
 
-    async def reader(r):
+    async def reader(u, r):
+        """Reads events; a stream the server closes (its reader fell behind) resumes from
+        its last id, as a client does."""
         pat = re.compile(rb'"thread_id":"(lat_[0-9a-f_]+)"')
-        tail = b""
+        idpat = re.compile(rb"\nid: ([^\n]+)|^id: ([^\n]+)")
+        tail, last = b"", heads[u]
         while True:
             d = await r.read(65536)
             if not d:
-                return
+                r, _ = await open_stream(b, toks[u], last)
+                resumed[0] += 1
+                tail = b""
+                continue
             now = time.monotonic()
             d = tail + d
-            cut = d.rfind(b"\n\n") + 2  # whole events only; the rest waits for more
+            cut = d.rfind(b"\n\n")  # whole events only; the rest waits for more
+            if cut < 0:
+                tail = d
+                continue
+            cut += 2
             for m in pat.finditer(d, 0, cut):
                 seen.setdefault(m.group(1).decode(), now)
+            ids = idpat.findall(d, 0, cut)
+            if ids:
+                last = (ids[-1][0] or ids[-1][1]).decode()
             tail = d[cut:]
 
-    readers = [asyncio.create_task(reader(r)) for r, _ in streams]
+    readers = [asyncio.create_task(reader(u, r)) for u, (r, _) in zip(users, streams)]
     await asyncio.sleep(0.5)
     # writers: `conns` keep-alive connections; op i is due at start + i/rate
     start = time.monotonic() + 0.2
@@ -91,11 +123,13 @@ async def latency(a, b, toks, rate, seconds, conns):
             w.write(("PUT /v1/threads/%s HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer %s\r\n"
                      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                      % (tid, toks[u], len(body), body)).encode())
+            sent = time.monotonic()
             await w.drain()
             head = await r.readuntil(b"\r\n\r\n")
             if b" 204 " not in head.split(b"\r\n", 1)[0]:
                 raise RuntimeError("write failed: %r" % head[:200])
             acked[tid] = time.monotonic()
+            wlat.append((acked[tid] - sent) * 1000)
         w.close()
 
     t0 = time.monotonic()
@@ -111,7 +145,9 @@ async def latency(a, b, toks, rate, seconds, conns):
     lat = [(seen[t] - acked[t]) * 1000 for t in acked if t in seen]
     return {"writes": len(acked), "rate_done": len(acked) / elapsed, "events": len(lat),
             "missing": len(acked) - len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
-            "max_ms": max(lat) if lat else float("nan")}
+            "max_ms": max(lat) if lat else float("nan"),
+            "write_p50_ms": pct(wlat, 50), "write_p99_ms": pct(wlat, 99),
+            "streams_resumed": resumed[0]}
 
 
 def rss_kib(pid):
