@@ -660,7 +660,8 @@ void feed_start(struct feed *f)
 {
 	feed_listen_start(&f->listen);
 	uv_timer_start(&f->tick, on_tick, TICK_MS, TICK_MS);
-	uv_timer_start(&f->sweep, on_sweep_timer, 1000, 0);
+	/* the first sweep after one interval: no database work at start-up */
+	uv_timer_start(&f->sweep, on_sweep_timer, sweep_every(f), 0);
 }
 
 void feed_end_streams(struct feed *f)
