@@ -42,10 +42,10 @@ struct config {
 	unsigned jwks_cooldown_ms; /* least time between fetches for unknown kids */
 
 	size_t max_body;
-	size_t max_body_total; /* request-body bytes held at once, all connections */
+	size_t max_body_total;	/* request-body bytes held at once, all connections */
 	size_t max_reply_total; /* reply bytes queued to slow readers, all connections */
 	size_t max_header;
-	size_t max_page_bytes; /* documents in one page or export batch (at least one row) */
+	size_t max_page_bytes;	     /* documents in one page or export batch (at least one row) */
 	const char *search_language; /* text search configuration (regconfig name) */
 	int max_connections;
 	unsigned idle_timeout_ms;    /* keep-alive connection with no request */
@@ -55,10 +55,17 @@ struct config {
 	unsigned drain_timeout_ms;   /* at shutdown, for requests in flight */
 	unsigned query_timeout_ms;   /* past it: 504, and the statement is cancelled */
 	int prepared;		     /* named prepared statements (1) or unnamed (0) */
-	int access_log;        /* one log line per request */
+	int access_log;		     /* one log line per request */
 	int migrate;		     /* apply migrations before serving */
 	int citus;		     /* then distribute the tables (citus.h) */
 	int log_debug;
+	/* the change feed (feed.h) and the admin paths (admin.h) */
+	uint64_t changes_retention_ms; /* changes older than this are removed; older cursors: 410 */
+	const char *admin_token_file;  /* NULL: the /admin paths are 404 */
+	const char *listen_database_url; /* the LISTEN connection's (direct, not via a pooler) */
+	int max_subscribers;		 /* change streams open at once, per instance */
+	size_t subscriber_buffer;	 /* bytes queued to one stream before it is closed */
+	uint64_t changes_heartbeat_ms;	 /* a comment on a silent change stream */
 	/* dev-token */
 	const char *token_sub;
 	long token_ttl;
@@ -67,5 +74,7 @@ struct config {
 /* Returns 0, or -1 after printing a message to stderr. */
 int config_parse(struct config *cfg, int argc, char **argv) __attribute__((warn_unused_result));
 void config_usage(FILE *out);
+/* "3s", "90m", "24h", "7d" (a number and a unit) -> milliseconds. Returns 0 or -1. */
+int config_parse_duration(const char *s, uint64_t *ms) __attribute__((warn_unused_result));
 
 #endif

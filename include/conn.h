@@ -88,8 +88,8 @@ struct conn {
 	enum conn_state state;
 	int open_handles;
 	struct http_in in;
-	struct buf pending; /* received, not parsed yet */
-	struct arena arena; /* the current request's memory */
+	struct buf pending;  /* received, not parsed yet */
+	struct arena arena;  /* the current request's memory */
 	struct request *req; /* the owner's request object, in arena; NULL between requests */
 	struct out *out;     /* reply under construction */
 	int writes;	     /* uv_write requests in flight */
@@ -98,6 +98,7 @@ struct conn {
 	bool eof;	     /* the peer sent FIN */
 	bool continue_sent;  /* "100 Continue" went out for this request */
 	bool stream_keep;    /* the stream's head said keep-alive: so does its end */
+	bool eof_closes;     /* this request's stream is endless: the peer's FIN ends it */
 	/* write timer: the queue size when last looked at, and when it last shrank */
 	size_t write_queued;
 	uint64_t write_progress_ms;

@@ -23,5 +23,7 @@ void handle_attachment_get(struct request *r);
 void handle_attachment_put(struct request *r);
 void handle_attachment_delete(struct request *r);
 void handle_search(struct request *r);
+void handle_changes(struct request *r);
+void handle_admin_changes(struct request *r);
 
 #endif

@@ -44,15 +44,18 @@ struct http_req {
 	struct buf content_type;
 	struct buf request_id;
 	struct buf min_lsn; /* Threadstore-Min-LSN (read-your-writes: db_route.h) */
+	struct buf accept;	  /* for text/event-stream (the change feed) */
+	struct buf last_event_id; /* an EventSource's resume point */
 	struct buf body;
 	bool keep_alive;
-	bool has_body;	      /* Content-Length or chunked framing was present */
-	bool expect_continue; /* client waits for "100 Continue" before the body */
-	bool body_too_large;  /* body over max_body: answer 413 and close */
-	bool content_type_bad; /* over-long Content-Type: never application/json (415) */
-	bool head;	       /* HEAD: answer as GET, without the body */
-	bool http10;	       /* HTTP/1.0: keep-alive must be said in the response */
-	bool over_budget;      /* 503: the shared body budget had no room for it */
+	bool has_body;		/* Content-Length or chunked framing was present */
+	bool expect_continue;	/* client waits for "100 Continue" before the body */
+	bool body_too_large;	/* body over max_body: answer 413 and close */
+	bool content_type_bad;	/* over-long Content-Type: never application/json (415) */
+	bool head;		/* HEAD: answer as GET, without the body */
+	bool last_event_id_bad; /* over 256 bytes: never one of our cursors */
+	bool http10;		/* HTTP/1.0: keep-alive must be said in the response */
+	bool over_budget;	/* 503: the shared body budget had no room for it */
 };
 
 struct http_in {
@@ -63,10 +66,10 @@ struct http_in {
 	size_t reserved;	    /* bytes of the budget this request holds */
 	size_t declared;	    /* the body's Content-Length, or 0 (chunked, none) */
 	size_t header_bytes;
-	int cur;	   /* which header the value spans belong to */
-	unsigned seen;	   /* tracked headers seen in this request (duplicates: 400) */
-	char field[32];	   /* the header name, then the Expect value */
-	size_t field_len;  /* > sizeof field means "a name we do not track" */
+	int cur;	  /* which header the value spans belong to */
+	unsigned seen;	  /* tracked headers seen in this request (duplicates: 400) */
+	char field[32];	  /* the header name, then the Expect value */
+	size_t field_len; /* > sizeof field means "a name we do not track" */
 	int error_status; /* for HTTP_IN_ERROR: 400, 431, ... */
 	const char *error_msg;
 	bool headers_done;

@@ -47,7 +47,13 @@ enum query_id {
 	Q_ITEMS_BEFORE_DESC,
 	Q_SEARCH,
 	Q_SEARCH_THREAD,
-	Q_COUNT, /* the user statements: above; the pool's own (no user data, no table) follow */
+	/* the change feed (sql/010) */
+	Q_CHANGES_PAGE,
+	/* over all users (global): never through request_query */
+	Q_ADMIN_CHANGES,
+	Q_CHANGES_SWEEP,
+	Q_CHANGES_NOTIFY,
+	Q_COUNT, /* the prepared statements: above; the pool's own (no user data, no table) follow */
 	Q_WAL_LSN = Q_COUNT, /* after a write's commit: the primary's WAL insert position */
 	Q_WAL_FLUSH,	     /* the replica lag probe's reference: the primary's flushed WAL */
 	Q_REPLAY_LSN,	     /* the replica lag probe: how far a standby has replayed */
@@ -59,12 +65,17 @@ struct query {
 	const char *sql;
 	int nparams; /* exactly $1..$nparams appear in sql (tests/unit/test_queries.c) */
 	bool write;  /* changes data: runs in its own transaction (batch) */
+	bool global; /* over all users: $1 is not a user id (admin feed, retention sweep) */
 };
 
-/* [0, Q_COUNT): scoped to the user in $1 (tests/unit/test_queries.c), prepared
- * under --statements prepared. [Q_COUNT, Q_ALL): the pool's own, without
- * parameters, always sent unnamed (so a pooler's max_prepared_statements
- * needs Q_COUNT). */
+/* The LISTEN/NOTIFY channel of the change feed; a payload is the users who
+ * wrote, each followed by a newline, or "*" (everyone: catch up). */
+#define CHANGES_CHANNEL "threadstore_changes"
+
+/* [0, Q_COUNT): scoped to the user in $1 unless `global`
+ * (tests/unit/test_queries.c), prepared under --statements prepared.
+ * [Q_COUNT, Q_ALL): the pool's own, without parameters, always sent unnamed
+ * (so a pooler's max_prepared_statements needs Q_COUNT). */
 extern const struct query queries[Q_ALL];
 
 #define QUERY_NAME_MAX 40 /* stem (under 30 bytes) + '_' + 8 hex digits + NUL */

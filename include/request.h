@@ -57,13 +57,14 @@ struct request {
 	char request_id[72];	   /* X-Request-Id, taken from the request or generated */
 	void *state;		   /* the handler's, from request_state */
 	request_result_fn on_result;
-	struct db_query *query;	   /* in the pool, until its callback */
-	struct list key_wait;	   /* in srv->key_waiters while held for keys */
-	bool key_waited;	   /* held once already */
-	bool streaming;		   /* the head of a chunked reply went out */
+	struct db_query *query; /* in the pool, until its callback */
+	struct list key_wait;	/* in srv->key_waiters while held for keys */
+	bool key_waited;	/* held once already */
+	bool streaming;		/* the head of a chunked reply went out */
 	int stream_status;
 	size_t stream_bytes;
-	request_drain_fn on_drain; /* streaming: runs when the last chunk is taken */
+	request_drain_fn on_drain;  /* streaming: runs when the last chunk is taken */
+	request_drain_fn on_closed; /* the connection is closing with this request in hand */
 };
 
 /* The callbacks a conn_host gets (server.c wires them). */
@@ -94,6 +95,10 @@ void request_error(struct request *r, int status, const char *code, const char *
  * gets the result (owning it). A refusal (no database, queue full) is answered 503 here. */
 void request_query(struct request *r, enum query_id qid, int n, const char *const *values,
 		   const int *lengths, request_result_fn on_result);
+/* As request_query, for a statement over all users (queries[qid].global: the
+ * admin feed): the values are all its parameters, no user id first. */
+void request_query_global(struct request *r, enum query_id qid, int n, const char *const *values,
+			  const int *lengths, request_result_fn on_result);
 /* Answers a PGRES_FATAL_ERROR result: 503 for unavailability, else 500. Frees res. */
 void request_db_error(struct request *r, PGresult *res);
 /* Whether p[0..n) is text PostgreSQL takes: valid UTF-8, no NUL. */

@@ -26,11 +26,13 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "config.h"
 #include "conn.h"
 #include "db.h"
 #include "db_route.h"
+#include "feed.h"
 #include "list.h"
 #include "metrics.h"
 
@@ -38,8 +40,10 @@ struct server {
 	uv_loop_t *loop;
 	const struct config *cfg;
 	struct auth auth;
+	struct admin admin;    /* the /admin credential (--admin-token-file) */
 	struct db_pool pool;   /* the primary's */
 	struct db_route route; /* the read replicas', and where each statement runs */
+	struct feed feed;      /* the change feed: subscribers, LISTEN, retention */
 	/* The listening socket is ours, not a uv_tcp_t's, so that accept errors
 	 * (EMFILE) reach us: libuv would close such connections silently. */
 	uv_poll_t listener;
@@ -61,8 +65,8 @@ struct server {
 	bool closing_connections; /* after the drain delay: idle connections close */
 	int exit_code;
 	struct metrics metrics;
-	uint64_t request_seq;	       /* for generated request ids */
-	uint32_t instance_id;	       /* random per process: ids from several instances differ */
+	uint64_t request_seq; /* for generated request ids */
+	uint32_t instance_id; /* random per process: ids from several instances differ */
 };
 
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)

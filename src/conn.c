@@ -233,9 +233,8 @@ static unsigned framing(const struct conn *c, bool keep)
 static void write_out(struct conn *c, struct out *o, unsigned flags, bool try_now)
 {
 	uv_buf_t small[64]; /* a 20-row page: 42 parts */
-	uv_buf_t *bufs = o->rep.nparts + 2 <= 64
-			     ? small
-			     : buf_xcalloc(o->rep.nparts + 2, sizeof *bufs);
+	uv_buf_t *bufs =
+	    o->rep.nparts + 2 <= 64 ? small : buf_xcalloc(o->rep.nparts + 2, sizeof *bufs);
 	size_t n = reply_finish(&o->rep, flags, bufs);
 	uv_buf_t *rest = bufs;
 	if (try_now) {
@@ -344,6 +343,7 @@ static void end_request(struct conn *c, bool keep)
 	}
 	http_in_next(&c->in);
 	c->continue_sent = false;
+	c->eof_closes = false;
 	if (c->writes > 0) {
 		conn_set_state(c, CONN_WRITING, 0); /* the next request waits for the reader */
 		return;
@@ -505,6 +505,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		c->eof = true;
 		uv_read_stop(s);
 		c->reading = false;
+		if (c->eof_closes && (c->state == CONN_STREAMING || c->state == CONN_SERVING)) {
+			conn_close(c); /* an endless stream's reader left */
+			return;
+		}
 		if (c->state == CONN_IDLE || c->state == CONN_READING)
 			conn_drive(c); /* serves what is complete, then closes */
 		return;

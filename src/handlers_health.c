@@ -6,6 +6,7 @@
 #include "handlers.h"
 #include "metrics.h"
 #include "router.h"
+#include "feed.h"
 #include "server.h"
 
 void handle_healthz(struct request *r)
@@ -67,6 +68,7 @@ void handle_metrics(struct request *r)
 	metrics_render(&s->metrics, &g, router_route_count(), router_route_name, &text);
 	if (s->route.nreplicas > 0)
 		db_route_metrics(&s->route, &text);
+	feed_metrics(&s->feed, &text);
 	struct reply *rep = request_reply_begin(r, 200);
 	rep->content_type = "text/plain; version=0.0.4";
 	reply_copy(rep, text.data, text.len);

@@ -8,11 +8,21 @@
 
 #include "list.h"
 
-enum { H_OTHER, H_AUTHORIZATION, H_CONTENT_TYPE, H_REQUEST_ID, H_EXPECT, H_MIN_LSN };
+enum {
+	H_OTHER,
+	H_AUTHORIZATION,
+	H_CONTENT_TYPE,
+	H_REQUEST_ID,
+	H_EXPECT,
+	H_MIN_LSN,
+	H_ACCEPT,
+	H_LAST_EVENT_ID
+};
 
 /* Longest value we keep for Content-Type and X-Request-Id. Longer ones are
  * not errors of the framing: the request id is replaced, the type is not JSON. */
 #define SMALL_HEADER_MAX 256
+#define ACCEPT_MAX 1024 /* browsers send a few hundred bytes */
 /* A chunked body's buffer (and its reservation) grows at least by this much. */
 #define BODY_STEP (64u << 10)
 
@@ -72,6 +82,8 @@ static void req_clear(struct http_req *r)
 	buf_free(&r->content_type);
 	buf_free(&r->request_id);
 	buf_free(&r->min_lsn);
+	buf_free(&r->accept);
+	buf_free(&r->last_event_id);
 	buf_free(&r->body);
 	memset(r, 0, sizeof *r);
 }
@@ -122,6 +134,8 @@ static int on_header_field_complete(llhttp_t *p)
 	    {"x-request-id", H_REQUEST_ID},
 	    {"expect", H_EXPECT},
 	    {"threadstore-min-lsn", H_MIN_LSN},
+	    {"accept", H_ACCEPT},
+	    {"last-event-id", H_LAST_EVENT_ID},
 	};
 	struct http_in *h = from_parser(p);
 	h->cur = H_OTHER;
@@ -152,6 +166,8 @@ static struct buf *value_buf(struct http_in *h)
 	case H_CONTENT_TYPE: return &h->req.content_type;
 	case H_REQUEST_ID: return &h->req.request_id;
 	case H_MIN_LSN: return &h->req.min_lsn;
+	case H_ACCEPT: return &h->req.accept;
+	case H_LAST_EVENT_ID: return &h->req.last_event_id;
 	default: return NULL;
 	}
 }
@@ -172,9 +188,12 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 	struct buf *b = value_buf(h);
 	if (b == NULL)
 		return 0;
-	if (h->cur != H_AUTHORIZATION && buf_rlen(b) + n > SMALL_HEADER_MAX) {
+	size_t max = h->cur == H_ACCEPT ? ACCEPT_MAX : SMALL_HEADER_MAX;
+	if (h->cur != H_AUTHORIZATION && buf_rlen(b) + n > max) {
 		if (h->cur == H_CONTENT_TYPE)
 			h->req.content_type_bad = true;
+		if (h->cur == H_LAST_EVENT_ID)
+			h->req.last_event_id_bad = true; /* not one of our cursors: 400 */
 		buf_free(b); /* a request id is replaced, a type is answered 415 */
 		h->cur = H_OTHER;
 		return 0;
@@ -246,7 +265,8 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 	if (r->body.len + n > h->reserved) {
 		/* Grow the reservation (and a chunked body's buffer) in steps as bytes
 		 * arrive, so the budget counts the memory actually held. */
-		size_t want = r->body.len + n, step = h->reserved < BODY_STEP ? BODY_STEP : h->reserved;
+		size_t want = r->body.len + n,
+		       step = h->reserved < BODY_STEP ? BODY_STEP : h->reserved;
 		size_t cap = h->declared ? h->declared : h->max_body;
 		if (want < h->reserved + step)
 			want = h->reserved + step;
@@ -283,8 +303,7 @@ static const llhttp_settings_t settings = {
     .on_message_complete = on_message_complete,
 };
 
-void http_in_init(struct http_in *h, size_t max_header, size_t max_body,
-		  struct http_budget *budget)
+void http_in_init(struct http_in *h, size_t max_header, size_t max_body, struct http_budget *budget)
 {
 	memset(h, 0, sizeof *h);
 	llhttp_init(&h->parser, HTTP_REQUEST, &settings);

@@ -61,6 +61,7 @@
  * UPDATE must call no volatile function to be a router query on Citus
  * (citus.h), and a statement that touches two threads (an attachment moved)
  * must not give both the same key. */
+#define SWEEP_LOCK_KEY "7283946512"
 #define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 #define TOUCH(id_cond)                                                                     \
 	"UPDATE threads SET updated_us = " NOW_US ", updated_seq = seq"                    \
@@ -69,6 +70,25 @@
 #define KC2 "seq"
 #define KU1 "COALESCE(updated_us, created_us)"
 #define KU2 "COALESCE(updated_seq, seq)"
+/* The change feed (sql/010). HEAD(cond) numbers the user's next change when
+ * cond holds: the upsert's row lock serialises the user's writers until
+ * commit, so numbers are dense and commit in order; at_us never goes back.
+ * RECORD inserts the change numbered by HEAD. No NOTIFY here: PostgreSQL
+ * serialises every notifying transaction through its commit, WAL flush
+ * included (PreCommit_Notify's lock), which capped all writes at one per
+ * fsync (284/s on the bench machine, W3 0.46x); feed.c notifies after the
+ * commit instead, batched (Q_CHANGES_NOTIFY). */
+#define HEAD(cond)                                                                         \
+	"head AS (INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, 1, " NOW_US    \
+	" WHERE " cond " ON CONFLICT (user_id) DO UPDATE SET n = h.n + 1,"                 \
+	" at_us = GREATEST(h.at_us, EXCLUDED.at_us) RETURNING n, at_us)"
+#define RECORD(kind, thread, item, att, doc)                                               \
+	"INSERT INTO changes (user_id, n, kind, thread_id, item_id, attachment_id,"        \
+	" attachment, at_us) SELECT $1, n, '" kind "', " thread ", " item ", " att ", "    \
+	doc ", at_us FROM head"
+#define CHANGE(cond, kind, thread, item, att, doc)                                         \
+	HEAD(cond) ", chg AS (" RECORD(kind, thread, item, att, doc) ")"
+
 /* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
  * '{}' for none; facets are NULL on rows not saved since the migration. */
 #define TFILTER(p)                                                                         \
@@ -124,37 +144,41 @@
 
 const struct query queries[Q_ALL] = {
 	[Q_THREAD_GET] = {"thread_get",
-		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2, false},
+		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2, false, false},
 	[Q_THREAD_GET_WITH_ITEMS] = {"thread_get_items",
 		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2"
-		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false},
+		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false, false},
 	[Q_THREAD_PUT] = {"thread_put",
-		"INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
+		"WITH " CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL")
+		" INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
 		" tsv) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
 		" nextval('threadstore_seq'), threadstore_facets($4),"
 		" threadstore_tsvector($5, threadstore_title($4)))"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
 		" updated_us = EXCLUDED.updated_us, updated_seq = EXCLUDED.updated_seq,"
-		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv", 5, true},
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv", 5, true, false},
 	[Q_THREAD_DELETE] = {"thread_delete",
-		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
+		"WITH d AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 RETURNING 1), "
+		HEAD("EXISTS (SELECT 1 FROM d)") " "
+		RECORD("thread.deleted", "$2", "NULL", "NULL", "NULL"), 2, true, false},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
-		THREAD_FIRST("ASC"), 2, false},
+		THREAD_FIRST("ASC"), 2, false, false},
 	[Q_THREADS_FIRST_DESC] = {"threads_first_desc",
-		THREAD_FIRST("DESC"), 2, false},
-	[Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3, false},
-	[Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3, false},
+		THREAD_FIRST("DESC"), 2, false, false},
+	[Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3, false, false},
+	[Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3, false, false},
 	[Q_ITEM_GET] = {"item_get",
-		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, false},
+		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, false, false},
 	/* save_item: an upsert. INSERT ... VALUES (a single-row insert, also on a
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
 	[Q_ITEM_PUT] = {"item_put",
-		"WITH touch AS (" TOUCH("= $2") ") INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
+		"WITH touch AS (" TOUCH("= $2") "), "
+		CHANGE("true", "item.saved", "$2", "$3", "NULL", "NULL") " INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
 		" tsv) VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
-		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv", 6, true},
+		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv", 6, true, false},
 	/* add_thread_item: inserts, never overwrites. One row: (inserted, same)
 	 * where `same` compares the stored document of an existing id with this
 	 * one (NULL when the statement's snapshot has no such row: inserted now,
@@ -163,51 +187,57 @@ const struct query queries[Q_ALL] = {
 		"WITH ins AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc, tsv)"
 		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO NOTHING RETURNING 1),"
-		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins))"
+		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins)), "
+		CHANGE("EXISTS (SELECT 1 FROM ins)", "item.added", "$2", "$3", "NULL", "NULL")
 		" SELECT EXISTS (SELECT 1 FROM ins), (SELECT doc = $5 FROM items"
-		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 6, true},
+		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 6, true, false},
 	[Q_ITEM_DELETE] = {"item_delete",
 		"WITH d AS (DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3"
-		" RETURNING 1) " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d)", 3, true},
+		" RETURNING 1), " CHANGE("EXISTS (SELECT 1 FROM d)", "item.deleted", "$2", "$3",
+		"NULL", "NULL") " " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d)", 3, true, false},
 	[Q_ITEMS_FIRST_ASC] = {"items_first_asc",
-		ITEM_FIRST("ASC"), 4, false},
+		ITEM_FIRST("ASC"), 4, false, false},
 	[Q_ITEMS_FIRST_DESC] = {"items_first_desc",
-		ITEM_FIRST("DESC"), 4, false},
-	[Q_ITEMS_AFTER_ASC] = {"items_after_asc", ITEM_PAGE(">", "ASC"), 5, false},
-	[Q_ITEMS_AFTER_DESC] = {"items_after_desc", ITEM_PAGE("<", "DESC"), 5, false},
+		ITEM_FIRST("DESC"), 4, false, false},
+	[Q_ITEMS_AFTER_ASC] = {"items_after_asc", ITEM_PAGE(">", "ASC"), 5, false, false},
+	[Q_ITEMS_AFTER_DESC] = {"items_after_desc", ITEM_PAGE("<", "DESC"), 5, false, false},
 	/* Keyset on (created_us, seq) itself, not on an id: an item deleted during
 	 * an export cannot break the walk. */
 	[Q_ITEMS_EXPORT] = {"items_export",
 		CAPPED("doc, created_us, seq", "SELECT doc, created_us, seq FROM items WHERE user_id = $1"
 		" AND thread_id = $2 AND (created_us, seq) > ($3, $4)"
-		" ORDER BY created_us, seq LIMIT $5", ORDER("ASC"), "$6"), 6, false},
+		" ORDER BY created_us, seq LIMIT $5", ORDER("ASC"), "$6"), 6, false, false},
 	[Q_ATTACHMENT_GET] = {"attachment_get",
-		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2, false},
+		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2, false, false},
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
 		"WITH old AS (SELECT doc FROM attachments WHERE user_id = $1 AND id = $2),"
 		" touch AS (" TOUCH("IN (SELECT threadstore_jsonb($3::text) ->> 'thread_id'"
-		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") ")"
+		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") "), "
+		CHANGE("true", "attachment.saved", "threadstore_jsonb($3::text) ->> 'thread_id'",
+		"NULL", "$2", "NULL")
 		" INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
-		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true},
+		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true, false},
 	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
-		"WITH d AS (DELETE FROM attachments WHERE user_id = $1 AND id = $2 RETURNING doc) "
-		TOUCH("= (SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)"), 2, true},
+		"WITH d AS (DELETE FROM attachments WHERE user_id = $1 AND id = $2 RETURNING doc), "
+		CHANGE("EXISTS (SELECT 1 FROM d)", "attachment.deleted",
+		"(SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)", "NULL", "$2",
+		"(SELECT doc FROM d)") " " TOUCH("= (SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)"), 2, true, false},
 	/* Thread lists with order_by, filters or before= (T2_*): the order is
 	 * creation (C) or activity (U); FIRST, AFTER, and BEFORE (reversed scan). */
-	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(KC1, KC2, "ASC"), 4, false},
-	[Q_T2_C_FIRST_DESC] = {"t2_c_first_desc", T2_FIRST(KC1, KC2, "DESC"), 4, false},
-	[Q_T2_C_AFTER_ASC] = {"t2_c_after_asc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false},
-	[Q_T2_C_AFTER_DESC] = {"t2_c_after_desc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false},
-	[Q_T2_C_BEFORE_ASC] = {"t2_c_before_asc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false},
-	[Q_T2_C_BEFORE_DESC] = {"t2_c_before_desc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false},
-	[Q_T2_U_FIRST_ASC] = {"t2_u_first_asc", T2_FIRST(KU1, KU2, "ASC"), 4, false},
-	[Q_T2_U_FIRST_DESC] = {"t2_u_first_desc", T2_FIRST(KU1, KU2, "DESC"), 4, false},
-	[Q_T2_U_AFTER_ASC] = {"t2_u_after_asc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
-	[Q_T2_U_AFTER_DESC] = {"t2_u_after_desc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
-	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
-	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
+	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(KC1, KC2, "ASC"), 4, false, false},
+	[Q_T2_C_FIRST_DESC] = {"t2_c_first_desc", T2_FIRST(KC1, KC2, "DESC"), 4, false, false},
+	[Q_T2_C_AFTER_ASC] = {"t2_c_after_asc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false, false},
+	[Q_T2_C_AFTER_DESC] = {"t2_c_after_desc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false, false},
+	[Q_T2_C_BEFORE_ASC] = {"t2_c_before_asc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false, false},
+	[Q_T2_C_BEFORE_DESC] = {"t2_c_before_desc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false, false},
+	[Q_T2_U_FIRST_ASC] = {"t2_u_first_asc", T2_FIRST(KU1, KU2, "ASC"), 4, false, false},
+	[Q_T2_U_FIRST_DESC] = {"t2_u_first_desc", T2_FIRST(KU1, KU2, "DESC"), 4, false, false},
+	[Q_T2_U_AFTER_ASC] = {"t2_u_after_asc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false, false},
+	[Q_T2_U_AFTER_DESC] = {"t2_u_after_desc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false, false},
+	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false, false},
+	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false, false},
 	[Q_THREADS_COUNT] = {"threads_count",
-		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false},
+		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false, false},
 	/* Through the threads_facets index only (sql/007: the user is in its key).
 	 * The user check compares under the "C" collation, not the column's: the
 	 * same equality (both are deterministic), but no btree on user_id can
@@ -217,13 +247,56 @@ const struct query queries[Q_ALL] = {
 		"SELECT count(*) FROM threads"
 		" WHERE threadstore_owned_facets(user_id, doc, facets)"
 		" @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)"
-		" AND user_id = $1 COLLATE \"C\"", 2, false},
+		" AND user_id = $1 COLLATE \"C\"", 2, false, false},
 	/* before= on items: the reversed scan, sent in reverse (page.c) */
-	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false},
-	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false},
-	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false},
+	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false, false},
+	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false, false},
+	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false, false},
 	[Q_SEARCH_THREAD] = {"search_thread",
-		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false},
+		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false, false},
+	/* The caller's changes after number $2, $3 at most, with the user's head
+	 * and oldest retained number (feed.c decides 400/410 from them): always
+	 * one row at least, of NULL change columns when none follows. */
+	[Q_CHANGES_PAGE] = {"changes_page",
+		"SELECT h.n, (SELECT min(n) FROM changes WHERE user_id = $1), c.n, c.kind,"
+		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us"
+		" FROM (SELECT 1) x LEFT JOIN change_heads h ON h.user_id = $1"
+		" LEFT JOIN LATERAL (SELECT * FROM changes WHERE user_id = $1 AND n > $2"
+		" ORDER BY n LIMIT $3) c ON true ORDER BY c.n", 3, false, false},
+	/* Every user's changes after the key ($1 xid, $2 user, $3 n), in key order,
+	 * only those whose transaction's xid is below the snapshot's xmin: every
+	 * transaction that could still commit a smaller key has ended, so a reader
+	 * never passes a change that commits later (a long transaction delays the
+	 * feed, never breaks it). First column: the sweep's mark (410 below it). */
+	[Q_ADMIN_CHANGES] = {"admin_changes",
+		"SELECT (SELECT xid FROM change_sweeps), c.xid, c.user_id, c.n, c.kind,"
+		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us"
+		" FROM (SELECT 1) x LEFT JOIN LATERAL (SELECT * FROM changes"
+		" WHERE xid < pg_snapshot_xmin(pg_current_snapshot())"
+		" AND (xid, user_id COLLATE \"C\", n) > ($1::text::xid8, $2::text COLLATE \"C\", $3)"
+		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4) c ON true"
+		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 4, false, true},
+	/* The users who wrote ($1: "user\n..." or "*" for everyone), to every
+	 * instance's LISTEN: one short transaction for a batch of writes, which
+	 * need not wait for its WAL flush (nothing of it must survive a crash:
+	 * the changes are in the table, and a LISTEN that comes back catches up). */
+	[Q_CHANGES_NOTIFY] = {"changes_notify",
+		"SELECT set_config('synchronous_commit', 'off', true),"
+		" pg_notify('" CHANGES_CHANNEL "', $1)", 1, true, true},
+	/* Retention: up to $2 changes older than $1 µs, oldest first; per user
+	 * that is a prefix of its numbers (at_us never goes back). One instance at
+	 * a time (a transaction's advisory lock: fine behind a pooler); the others'
+	 * sweeps remove nothing. Returns how many went; the mark keeps the largest
+	 * xid removed. */
+	[Q_CHANGES_SWEEP] = {"changes_sweep",
+		"WITH l AS (SELECT pg_try_advisory_xact_lock(" SWEEP_LOCK_KEY ") AS ok),"
+		" d AS (DELETE FROM changes c USING (SELECT user_id, n FROM changes"
+		" WHERE at_us < " NOW_US " - $1 AND (SELECT ok FROM l)"
+		" ORDER BY at_us, user_id, n LIMIT $2) o"
+		" WHERE c.user_id = o.user_id AND c.n = o.n RETURNING c.xid),"
+		" m AS (UPDATE change_sweeps SET xid = GREATEST(xid, (SELECT max(xid) FROM d))"
+		" WHERE EXISTS (SELECT 1 FROM d))"
+		" SELECT count(*) FROM d", 2, true, true},
 	/* The pool's own. A write's position is read after its commit, in the
 	 * next batch on the same connection: the insert position read inside the
 	 * write's transaction is before its commit record, and a standby that
@@ -231,12 +304,12 @@ const struct query queries[Q_ALL] = {
 	 * holds exactly the commit records back). The insert position is past
 	 * the commit record whatever synchronous_commit says (the flush position
 	 * is not, with synchronous_commit = off). NULL on a standby. */
-	[Q_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0, false},
+	[Q_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0, false, false},
 	/* The lag probe's reference: a standby can only replay flushed WAL, and
 	 * its replay position ends where a record ends, as the flush position does. */
-	[Q_WAL_FLUSH] = {"wal_flush", "SELECT pg_current_wal_flush_lsn()::text", 0, false},
+	[Q_WAL_FLUSH] = {"wal_flush", "SELECT pg_current_wal_flush_lsn()::text", 0, false, false},
 	/* NULL when the node is not in recovery (not, or no longer, a standby). */
-	[Q_REPLAY_LSN] = {"replay_lsn", "SELECT pg_last_wal_replay_lsn()::text", 0, false},
+	[Q_REPLAY_LSN] = {"replay_lsn", "SELECT pg_last_wal_replay_lsn()::text", 0, false, false},
 };
 /* clang-format on */
 

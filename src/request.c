@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "admin.h"
 #include "arena.h"
 #include "auth.h"
 #include "conn.h"
@@ -229,9 +230,13 @@ void request_error(struct request *r, int status, const char *code, const char *
 static void on_query_done(void *owner, PGresult *res, enum db_status st, uint64_t lsn)
 {
 	struct request *r = owner;
+	const struct query *q = &queries[r->query->qid];
 	r->query = NULL;
 	if (lsn > r->lsn)
 		r->lsn = lsn;
+	if (q->write && !q->global && st == DB_OK &&
+	    (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK))
+		feed_note_write(&server_of(r->conn)->feed, r->user.data, r->user.len);
 	if (st == DB_TIMEOUT) {
 		request_error(r, 504, "timeout", "the query ran past its time limit");
 		return;
@@ -244,11 +249,14 @@ static void on_query_done(void *owner, PGresult *res, enum db_status st, uint64_
 	r->on_result(r, res);
 }
 
+static void submit(struct request *r, enum query_id qid, int n, const char *const *v, const int *l,
+		   request_result_fn on_result);
+
 void request_query(struct request *r, enum query_id qid, int n, const char *const *values,
 		   const int *lengths, request_result_fn on_result)
 {
-	struct server *s = server_of(r->conn);
-	if (n < 0 || n + 1 > DB_MAX_PARAMS || n + 1 != queries[qid].nparams) {
+	if (n < 0 || n + 1 > DB_MAX_PARAMS || n + 1 != queries[qid].nparams ||
+	    queries[qid].global) {
 		log_error("statement called with the wrong parameter count", "name=%s n=%d",
 			  queries[qid].name, n + 1);
 		request_error(r, 500, "internal", "internal error");
@@ -262,9 +270,28 @@ void request_query(struct request *r, enum query_id qid, int n, const char *cons
 		v[i + 1] = values[i];
 		l[i + 1] = lengths[i];
 	}
+	submit(r, qid, n + 1, v, l, on_result);
+}
+
+void request_query_global(struct request *r, enum query_id qid, int n, const char *const *values,
+			  const int *lengths, request_result_fn on_result)
+{
+	if (n < 0 || n > DB_MAX_PARAMS || n != queries[qid].nparams || !queries[qid].global) {
+		log_error("statement called with the wrong parameter count", "name=%s n=%d",
+			  queries[qid].name, n);
+		request_error(r, 500, "internal", "internal error");
+		return;
+	}
+	submit(r, qid, n, values, lengths, on_result);
+}
+
+static void submit(struct request *r, enum query_id qid, int n, const char *const *v, const int *l,
+		   request_result_fn on_result)
+{
+	struct server *s = server_of(r->conn);
 	r->on_result = on_result;
 	enum db_status st;
-	r->query = db_route_submit(&s->route, qid, r->min_lsn, n + 1, v, l, on_query_done, r, &st);
+	r->query = db_route_submit(&s->route, qid, r->min_lsn, n, v, l, on_query_done, r, &st);
 	if (r->query != NULL)
 		return;
 	if (st == DB_QUEUE_FULL) {
@@ -363,6 +390,27 @@ static void serve(struct request *r)
 			}
 			log_info("unauthorized", "reason=\"%s\"", why);
 			request_error(r, 401, "unauthorized", why);
+			return;
+		}
+	}
+	if (admin_path(r->match.path.p, r->match.path.n)) {
+		/* Without a token file the admin paths do not exist. */
+		enum admin_auth a = s->admin.enabled
+					? admin_check(&s->admin, buf_rptr(&h->authorization),
+						      buf_rlen(&h->authorization))
+					: ADMIN_MISSING;
+		if (!s->admin.enabled || found < 0) {
+			request_error(r, 404, "not_found", "no such route");
+			return;
+		}
+		if (a != ADMIN_OK) { /* the token is never logged, only the outcome */
+			log_info("admin unauthorized", "reason=%s",
+				 a == ADMIN_MISSING ? "no bearer token" : "wrong token");
+			if (a == ADMIN_MISSING)
+				request_error(r, 401, "unauthorized",
+					      "an admin bearer token is required");
+			else
+				request_error(r, 403, "forbidden", "not an admin token");
 			return;
 		}
 	}
@@ -504,4 +552,9 @@ void request_conn_closed(struct conn *c)
 		r->query = NULL;
 	}
 	list_remove(&r->key_wait);
+	if (r->on_closed != NULL) {
+		request_drain_fn fn = r->on_closed;
+		r->on_closed = NULL;
+		fn(r);
+	}
 }

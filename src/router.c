@@ -28,6 +28,11 @@ static const struct route routes[] = {
 	 .put = handle_attachment_put, .del = handle_attachment_delete, .body = true},
 	{.pattern = "/v1/search", .name = "/v1/search", .auth = true, .allow = "GET",
 	 .get = handle_search},
+	{.pattern = "/v1/changes", .name = "/v1/changes", .auth = true, .allow = "GET",
+	 .get = handle_changes},
+	/* under /admin: the operator token (admin.h; request.c checks it), else 404 */
+	{.pattern = "/admin/v1/changes", .name = "/admin/v1/changes", .allow = "GET",
+	 .get = handle_admin_changes},
 };
 /* clang-format on */
 

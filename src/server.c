@@ -84,8 +84,9 @@ static void refuse_no_files(struct server *s, int err)
 	uint64_t now = uv_now(s->loop);
 	if (s->emfile_logged_ms == 0 || now - s->emfile_logged_ms >= 1000) {
 		s->emfile_logged_ms = now;
-		log_warn("out of file descriptors, refusing connections", "error=%s conns=%d refused=%lu",
-			 strerror(err), s->nconns, s->emfile_refused);
+		log_warn("out of file descriptors, refusing connections",
+			 "error=%s conns=%d refused=%lu", strerror(err), s->nconns,
+			 s->emfile_refused);
 	}
 	if (s->spare_fd >= 0) {
 		close(s->spare_fd);
@@ -195,6 +196,7 @@ static void maybe_finish(struct server *s)
 		uv_timer_stop(&s->drain_timer);
 		auth_close(&s->auth); /* no request is left to verify; closes the JWKS fetcher */
 		db_route_close(&s->route);
+		feed_close(&s->feed, NULL);
 		db_pool_close(&s->pool, on_pool_closed);
 	}
 }
@@ -245,6 +247,7 @@ static void close_connections(struct server *s)
 	log_info("closing connections", "conns=%d", s->nconns);
 	listener_close(s);
 	uv_timer_start(&s->drain_timer, on_drain_timeout, s->cfg->drain_timeout_ms, 0);
+	feed_end_streams(&s->feed); /* each ends with its last chunk: clients resume elsewhere */
 	struct list *e, *next;
 	for (e = s->conns.next; e != &s->conns; e = next) {
 		next = e->next;
@@ -365,8 +368,8 @@ static int bind_listener(struct server *s)
 			  uv_strerror(rc));
 		return -1;
 	}
-	socklen_t slen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						  : sizeof(struct sockaddr_in);
+	socklen_t slen =
+	    ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	int one = 1;
 	s->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listen_fd < 0 ||
@@ -410,10 +413,11 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	server_host_init(s, loop, cfg);
 	if (uv_random(NULL, NULL, &s->instance_id, sizeof s->instance_id, 0, NULL) != 0)
 		s->instance_id = (uint32_t)uv_os_getpid();
-	if (auth_setup(&s->auth, cfg) < 0)
+	if (auth_setup(&s->auth, cfg) < 0 || admin_load(&s->admin, cfg->admin_token_file) < 0)
 		return -1;
 	if (db_pool_init(&s->pool, loop, cfg, cfg->database_url, "primary") < 0 ||
-	    db_route_init(&s->route, loop, cfg, &s->pool) < 0)
+	    db_route_init(&s->route, loop, cfg, &s->pool) < 0 ||
+	    feed_init(&s->feed, loop, cfg, &s->pool) < 0)
 		return -1;
 	if (uv_signal_init(loop, &s->sigterm) != 0 || uv_signal_init(loop, &s->sigint) != 0 ||
 	    uv_timer_init(loop, &s->drain_timer) != 0 ||
@@ -431,6 +435,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 		return -1;
 	db_pool_start(&s->pool);
 	db_route_start(&s->route);
+	feed_start(&s->feed);
 	if (uv_check_start(&s->start_check, on_start_check) != 0 ||
 	    uv_timer_start(&s->start_timer, on_start_timeout, START_WAIT_MS, 0) != 0)
 		return -1;

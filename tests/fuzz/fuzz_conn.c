@@ -41,6 +41,9 @@ static void setup(void)
 	if (db_pool_init(&srv.pool, &loop, &cfg, cfg.database_url, "primary") < 0 ||
 	    db_route_init(&srv.route, &loop, &cfg, &srv.pool) < 0)
 		abort();
+	/* The change feed's registry (never started: no LISTEN, no sweep). */
+	if (feed_init(&srv.feed, &loop, &cfg, &srv.pool) < 0)
+		abort();
 }
 
 /* Reads what the conn wrote; every response starts with a status line. */

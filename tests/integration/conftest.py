@@ -111,6 +111,11 @@ def start_server(jwt_secret, log_dir):
 
     def start(extra_args=(), database_url=None, wait_ready=True, allow_error=None,
               env=None):
+        # A server given another database URL (a proxy, a pooler, a dead
+        # address: tests of the pool) keeps its change feed's LISTEN on the
+        # real database, as deployed (docs/API.md: a direct URL for it).
+        if database_url and "--listen-database-url" not in extra_args:
+            extra_args = list(extra_args) + ["--listen-database-url", _database_url()]
         srv = th.ServerProcess(_binary(), database_url or _database_url(), jwt_secret,
                                extra_args=extra_args, env=env, log_dir=log_dir,
                                name="extra")

@@ -58,6 +58,7 @@ class World:
         self.a.add_item(self.i2)
         assert self.a.put("/v1/attachments/" + q(self.att["id"]), self.att).status == 204
         self.before = self.snapshot()
+        self.a_cursor = self.before["changes"]["data"][0]["cursor"]
         assert self.before["thread"] == self.thread
         assert self.before["items"] == [self.i1, self.i2]
         assert self.before["attachment"] == self.att
@@ -89,11 +90,14 @@ class World:
                            ("count filtered", "/v1/threads/count?metadata.agent=travel"),
                            ("items before", t + "/items?before=" + q(self.i2["id"])),
                            ("search", "/v1/search?q=secret"),
-                           ("search title", "/v1/search?q=alice&thread_id=" + q(self.tid))]:
+                           ("search title", "/v1/search?q=alice&thread_id=" + q(self.tid)),
+                           # the change feed: B's writes never show in A's
+                           ("changes", "/v1/changes?limit=1000")]:
             r = a.get(path)
             assert r.status == 200, (name, r)
             got[name] = r.json
         assert len(got["search"]["data"]) == 1 and got["count"] == {"count": 2}
+        assert len(got["changes"]["data"]) == 5  # 2 threads, 2 items, 1 attachment
         return got
 
     def b_sees_nothing_of_a(self):
@@ -200,6 +204,16 @@ ACTIONS = {
         lambda w: w.b.get("/v1/threads/count?metadata.agent=travel&status=active"),
         {"count": 0}),
     "search A's words": (lambda w: w.b.get("/v1/search?q=alice%20OR%20secret"), EMPTY_PAGE),
+    # the change feed: B's is empty, A's cursors are not B's (400)
+    "list changes": (lambda w: w.b.get("/v1/changes?limit=1000"), EMPTY_PAGE),
+    "list changes after A's cursor": (
+        lambda w: w.b.get("/v1/changes?after=" + q(w.a_cursor)), 400),
+    "resume changes from A's Last-Event-ID": (
+        lambda w: w.b.get("/v1/changes", headers={"Last-Event-ID": w.a_cursor}), 400),
+    "stream changes from A's Last-Event-ID": (
+        lambda w: w.b.get("/v1/changes", headers={"Last-Event-ID": w.a_cursor,
+                                                  "Accept": "text/event-stream"}), 400),
+    "admin changes with B's token": (lambda w: w.b.get("/admin/v1/changes"), 404),
     "search in A's thread": (
         lambda w: w.b.get("/v1/search?q=secret&thread_id=" + q(w.tid)), EMPTY_PAGE),
 }
@@ -214,6 +228,8 @@ def test_b_on_a(world, name):
         assert r.json == expected, r
     elif expected == 404:
         th.check_error(r, 404, "not_found")
+    elif expected == 400:
+        th.check_error(r, 400, "bad_request")
     else:
         assert r.status == expected, r
     assert world.snapshot() == world.before, "A's data changed after B's %r" % name
@@ -271,7 +287,7 @@ def test_every_action_in_a_row(world):
     for name in sorted(ACTIONS):
         action, expected = ACTIONS[name]
         r = action(world)
-        assert r.status in (200, 204, 404), (name, r)
+        assert r.status in (200, 204, 400, 404), (name, r)
     assert world.snapshot() == world.before
     # And A can still work with everything.
     a = world.a

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+import ssehelpers
 import tshelpers as th
 from tshelpers import assistant_message, q, thread_doc, user_message
 
@@ -238,6 +239,41 @@ def test_real_responses_match_the_spec(spec, server, make_token, user_id):
                              ("GET", "/v1/threads/x/export")):
             ck.call(method, path, {} if method in ("PUT", "POST") else None, expect=401,
                     client=anon)
+        # the change feed: a page, a stream (its head), 400, 410 (a server that keeps
+        # changes one second), 401; the admin feed on a server with a token file
+        ck.call("GET", "/v1/changes?limit=2", expect=200)
+        first = api.get("/v1/changes?limit=1").json["after"]
+        ck.call("GET", "/v1/changes?after=" + first, expect=200)
+        ck.call("GET", "/v1/changes?after=nope", expect=400)
+        ck.call("GET", "/v1/changes", expect=401, client=anon)
+        s = ssehelpers.SSEStream(server.host, server.port, api.token)
+        assert s.read_head() == 200 and s.headers["content-type"] == "text/event-stream"
+        assert "text/event-stream" in spec["paths"]["/v1/changes"]["get"]["responses"]["200"][
+            "content"]
+        s.close()
+        tokfile = os.path.join(server.log_dir, "openapi-admin-tokens")
+        with open(tokfile, "w") as f:
+            f.write("openapi-admin-token\n")
+        other = th.ServerProcess(server.binary, server.database_url, server.secret,
+                                 extra_args=["--pool-size", "1", "--admin-token-file", tokfile,
+                                             "--changes-retention", "1s"],
+                                 log_dir=server.log_dir, name="openapi-admin").start()
+        try:
+            adm = other.client("openapi-admin-token")
+            ck.call("GET", "/admin/v1/changes?limit=2", expect=200, client=adm)
+            ck.call("GET", "/admin/v1/changes?after=x", expect=400, client=adm)
+            ck.call("GET", "/admin/v1/changes", expect=401, client=other.client(None))
+            ck.call("GET", "/admin/v1/changes", expect=403, client=other.client("wrong"))
+            ck.call("GET", "/admin/v1/changes", expect=404, client=anon)  # no token file
+            old = api.get("/v1/changes?limit=1").json["after"]
+            mine = other.client(api.token)
+            th.wait_for(lambda: mine.get("/v1/changes?after=" + old).status == 410,
+                        timeout=15, what="the sweep")
+            ck.call("GET", "/v1/changes?after=" + old, expect=410, client=mine)
+            adm.close()
+            mine.close()
+        finally:
+            other.stop_and_check()
         # Every operation of the spec was exercised with a success status.
         ops = {(m, p) for p, item in spec["paths"].items() for m in item
                if m in ("get", "put", "post", "delete")}

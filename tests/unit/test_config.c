@@ -31,15 +31,15 @@ int main(void)
 	setenv("THREADSTORE_JWT_SECRET", "0123456789abcdef0123", 1); /* serve needs a key */
 	CHECK(parse(&c, none) == 0);
 	CHECK(c.command == CMD_SERVE);
-	CHECK(c.max_body == 64u << 20);	      /* ChatKit's data: URL images fit */
+	CHECK(c.max_body == 64u << 20);	       /* ChatKit's data: URL images fit */
 	CHECK(c.max_body_total == 256u << 20); /* and their sum is bounded */
 	CHECK(c.write_timeout_ms == 30000 && c.idle_timeout_ms == 60000 &&
 	      c.request_timeout_ms == 30000);
 	CHECK(c.listen_port == 8080 && strcmp(c.listen_host, "0.0.0.0") == 0);
 
-	const char *flags[] = {"serve",	       "--max-body",	 "2048", "--max-body-total",
-			       "1048576",      "--write-timeout", "5",	  "--listen",
-			       "127.0.0.1:0", NULL};
+	const char *flags[] = {
+	    "serve",	       "--max-body", "2048",	 "--max-body-total", "1048576",
+	    "--write-timeout", "5",	     "--listen", "127.0.0.1:0",	     NULL};
 	CHECK(parse(&c, flags) == 0);
 	CHECK(c.max_body == 2048 && c.max_body_total == 1048576 && c.write_timeout_ms == 5000);
 	CHECK(c.listen_port == 0 && strcmp(c.listen_host, "127.0.0.1") == 0);
@@ -88,5 +88,32 @@ int main(void)
 	CHECK(parse(&c, nine) < 0);
 	const char *lag[] = {"--replica-max-lag", "60001", NULL};
 	CHECK(parse(&c, lag) < 0);
+	/* The change feed: retention with a unit (default a week, at least the 24 h
+	 * the issue asks for), the other bounds. */
+	CHECK(parse(&c, none) == 0);
+	CHECK(c.changes_retention_ms == 7ull * 86400000 && c.changes_retention_ms >= 86400000);
+	CHECK(c.changes_heartbeat_ms == 15000 && c.subscriber_buffer == 65536);
+	CHECK(c.admin_token_file == NULL && c.listen_database_url == NULL);
+	uint64_t ms = 0;
+	CHECK(config_parse_duration("3s", &ms) == 0 && ms == 3000);
+	CHECK(config_parse_duration("90m", &ms) == 0 && ms == 5400000);
+	CHECK(config_parse_duration("24h", &ms) == 0 && ms == 86400000);
+	CHECK(config_parse_duration("7d", &ms) == 0 && ms == 604800000);
+	CHECK(config_parse_duration("250ms", &ms) == 0 && ms == 250);
+	const char *nounit[] = {"3", "", "s", "-3s", "3 s", "3sec", "1.5h", "99999999999999999999d",
+				NULL};
+	for (const char *const *d = nounit; *d; d++)
+		CHECK(config_parse_duration(*d, &ms) < 0);
+	const char *ret[] = {
+	    "--changes-retention", "36h", "--admin-token-file", "/x", "--listen-database-url",
+	    "host=direct",	   NULL};
+	CHECK(parse(&c, ret) == 0);
+	CHECK(c.changes_retention_ms == 36ull * 3600000);
+	CHECK(strcmp(c.admin_token_file, "/x") == 0 &&
+	      strcmp(c.listen_database_url, "host=direct") == 0);
+	const char *ret_bad1[] = {"--changes-retention", "24", NULL};	 /* no unit */
+	const char *ret_bad2[] = {"--changes-retention", "500ms", NULL}; /* under 1 s */
+	CHECK(parse(&c, ret_bad1) < 0);
+	CHECK(parse(&c, ret_bad2) < 0);
 	return check_done();
 }

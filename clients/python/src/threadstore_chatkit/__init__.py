@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .changes import Change, ChangePage, fetch_changes, watch_changes
 from .client import DEFAULT_TIMEOUT, IDEMPOTENT_METHODS, ThreadStoreClient, path_segment
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    ChangesGoneError,
     ConflictError,
     NotFoundHTTPError,
     PayloadTooLargeError,
@@ -38,6 +40,9 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "AuthenticationError",
     "BadRequestError",
+    "Change",
+    "ChangePage",
+    "ChangesGoneError",
     "ConflictError",
     "HS256Tokens",
     "NotFoundHTTPError",
@@ -53,9 +58,11 @@ __all__ = [
     "TokenHook",
     "UnavailableError",
     "WritePositions",
+    "fetch_changes",
     "mint_hs256",
     "path_segment",
     "token_from_context",
+    "watch_changes",
 ]
 
 _NEEDS_CHATKIT = ("ThreadStore", "ThreadStoreNotFoundError")

@@ -25,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "ChangesGoneError",
     "ConflictError",
     "NotFoundHTTPError",
     "PayloadTooLargeError",
@@ -114,11 +115,17 @@ class UnavailableError(ThreadStoreHTTPError):
     """503: no database connection, or the service's queue is full; retry later."""
 
 
+class ChangesGoneError(ThreadStoreHTTPError):
+    """410: the change feed no longer holds the changes after this cursor (past the service's
+    ``--changes-retention``): reload what you show and start again without a cursor."""
+
+
 _BY_STATUS: dict[int, type[ThreadStoreHTTPError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     404: NotFoundHTTPError,
     409: ConflictError,
+    410: ChangesGoneError,
     413: PayloadTooLargeError,
     503: UnavailableError,
 }

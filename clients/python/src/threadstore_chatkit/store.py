@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from chatkit.store import NotFoundError, Store
@@ -135,6 +135,23 @@ class ThreadStore(Store[TContext]):
         await self.aclose()
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def watch_changes(self, context: TContext, after: str | None = None) -> AsyncIterator[Any]:
+        """The context user's changes as they commit (``threadstore_chatkit.Change``), resuming
+        by itself after a drop; see :func:`threadstore_chatkit.changes.watch_changes`."""
+        from .changes import watch_changes
+
+        return watch_changes(self.client, lambda: self.bearer_token(context), after=after)
+
+    async def changes(
+        self, context: TContext, after: str | None = None, limit: int | None = None
+    ) -> Any:
+        """One page of the context user's changes (``threadstore_chatkit.ChangePage``)."""
+        from .changes import fetch_changes
+
+        return await fetch_changes(
+            self.client, await self.bearer_token(context), after=after, limit=limit
+        )
 
     async def bearer_token(self, context: TContext) -> str:
         """The token for this context: the token hook's result (awaited if need be)."""
