@@ -53,37 +53,53 @@
 	       " WHERE user_id = $1 AND thread_id = $2 ORDER BY " ORDER(dir) " LIMIT $3",  \
 	       ORDER(dir), "$4")
 
-/* Activity (sql/003): the server's statement time in microseconds, and the
- * touch of a thread that every write in it does in its own statement (so in
- * its transaction). Rows never touched since the migration sort by creation. */
+/* Activity (sql/003, sql/008): the server's statement time in microseconds,
+ * and the touch of a thread that every write in it does in its own statement
+ * (so in its transaction). The touch updates the thread's narrow row in
+ * thread_activity (two btrees), never the thread row (five indexes, two GIN).
+ * save_thread writes the row (ACTIVITY_PUT); 008 filled it for older threads. */
 #define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 #define TOUCH(id_cond)                                                                     \
-	"UPDATE threads SET updated_us = " NOW_US ", updated_seq = nextval('threadstore_seq')" \
-	" WHERE user_id = $1 AND id " id_cond
-#define KC1 "created_us"
-#define KC2 "seq"
-#define KU1 "COALESCE(updated_us, created_us)"
-#define KU2 "COALESCE(updated_seq, seq)"
+	"UPDATE thread_activity SET updated_us = " NOW_US ","                              \
+	" updated_seq = nextval('threadstore_seq') WHERE user_id = $1 AND thread_id " id_cond
+#define ACTIVITY_PUT                                                                       \
+	"INSERT INTO thread_activity (user_id, thread_id, updated_us, updated_seq)"        \
+	" VALUES ($1, $2, " NOW_US ", nextval('threadstore_seq'))"                         \
+	" ON CONFLICT (user_id, thread_id) DO UPDATE SET updated_us = EXCLUDED.updated_us," \
+	" updated_seq = EXCLUDED.updated_seq"
+/* Thread lists: t the thread, a its activity. The creation order reads the
+ * threads' index and each listed thread's activity by key; the activity
+ * order reads thread_activity_order and each thread by key. */
+#define KC1 "t.created_us"
+#define KC2 "t.seq"
+#define KU1 "a.updated_us"
+#define KU2 "a.updated_seq"
+#define FROM_C                                                                             \
+	" FROM threads t LEFT JOIN thread_activity a"                                      \
+	" ON a.user_id = t.user_id AND a.thread_id = t.id"
+#define FROM_U                                                                             \
+	" FROM thread_activity a JOIN threads t ON t.user_id = a.user_id AND t.id = a.thread_id"
+#define ACT "COALESCE(a.updated_us, t.created_us)"
 /* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
  * '{}' for none; facets are NULL on rows not saved since the migration. */
 #define TFILTER(p)                                                                         \
-	" AND (" p "::text = '{}' OR COALESCE(facets, threadstore_facets(doc)) @> " p     \
+	" AND (" p "::text = '{}' OR COALESCE(t.facets, threadstore_facets(t.doc)) @> " p \
 	"::text::jsonb)"
-#define T2_ROWS(k1, k2, cond, filter, dir, lim)                                            \
-	"SELECT id, doc, " KU1 " AS act, " k1 " AS k1, " k2 " AS k2 FROM threads"          \
-	" WHERE user_id = $1" cond TFILTER(filter) " ORDER BY " k1 " " dir ", " k2 " " dir \
+#define T2_ROWS(from, k1, k2, cond, filter, dir, lim)                                      \
+	"SELECT t.id, t.doc, " ACT " AS act, " k1 " AS k1, " k2 " AS k2" from              \
+	" WHERE t.user_id = $1" cond TFILTER(filter) " ORDER BY " k1 " " dir ", " k2 " " dir \
 	" LIMIT " lim
 /* (id, doc, act, n): act is the activity time, in microseconds */
-#define T2_FIRST(k1, k2, dir)                                                              \
-	CAPPED("id, doc, act", T2_ROWS(k1, k2, "", "$2", dir, "$3"),                        \
+#define T2_FIRST(from, k1, k2, dir)                                                        \
+	CAPPED("id, doc, act", T2_ROWS(from, k1, k2, "", "$2", dir, "$3"),                  \
 	       "k1 " dir ", k2 " dir, "$4")
 /* before= runs this with the comparison and direction reversed: the rows
  * nearest the cursor first, which page.c sends in reverse. */
-#define T2_PAGE(k1, k2, cmp, dir)                                                          \
+#define T2_PAGE(from, k1, k2, cmp, dir)                                                    \
 	"SELECT t.id, t.doc, t.act, t.n FROM"                                              \
-	" (SELECT " k1 " AS c1, " k2 " AS c2 FROM threads WHERE user_id = $1 AND id = $2) c" \
+	" (SELECT " k1 " AS c1, " k2 " AS c2" from " WHERE t.user_id = $1 AND t.id = $2) c" \
 	" LEFT JOIN LATERAL (" CAPPED("id, doc, act, k1, k2",                              \
-	T2_ROWS(k1, k2, " AND (" k1 ", " k2 ") " cmp " (c.c1, c.c2)", "$3", dir, "$4"),    \
+	T2_ROWS(from, k1, k2, " AND (" k1 ", " k2 ") " cmp " (c.c1, c.c2)", "$3", dir, "$4"), \
 	"k1 " dir ", k2 " dir, "$5") ") t ON true ORDER BY t.k1 " dir ", t.k2 " dir
 
 /* Search (sql/005): an item's tsvector, $6 the configuration (--search-language). */
@@ -123,14 +139,15 @@ const struct query queries[Q_COUNT] = {
 	[Q_THREAD_GET_WITH_ITEMS] = {"thread_get_items",
 		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2"
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false},
+	/* The thread and its activity row (ACTIVITY_PUT): the threads' columns
+	 * updated_us/updated_seq are an older binary's (sql/008). */
 	[Q_THREAD_PUT] = {"thread_put",
-		"INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
-		" tsv) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
-		" nextval('threadstore_seq'), threadstore_facets($4),"
+		"WITH a AS (" ACTIVITY_PUT ")"
+		" INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv)"
+		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, threadstore_facets($4),"
 		" threadstore_tsvector($5, threadstore_title($4)))"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
-		" updated_us = EXCLUDED.updated_us, updated_seq = EXCLUDED.updated_seq,"
 		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv", 5, true},
 	[Q_THREAD_DELETE] = {"thread_delete",
 		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
@@ -189,18 +206,18 @@ const struct query queries[Q_COUNT] = {
 		TOUCH("= (SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)"), 2, true},
 	/* Thread lists with order_by, filters or before= (T2_*): the order is
 	 * creation (C) or activity (U); FIRST, AFTER, and BEFORE (reversed scan). */
-	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(KC1, KC2, "ASC"), 4, false},
-	[Q_T2_C_FIRST_DESC] = {"t2_c_first_desc", T2_FIRST(KC1, KC2, "DESC"), 4, false},
-	[Q_T2_C_AFTER_ASC] = {"t2_c_after_asc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false},
-	[Q_T2_C_AFTER_DESC] = {"t2_c_after_desc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false},
-	[Q_T2_C_BEFORE_ASC] = {"t2_c_before_asc", T2_PAGE(KC1, KC2, "<", "DESC"), 5, false},
-	[Q_T2_C_BEFORE_DESC] = {"t2_c_before_desc", T2_PAGE(KC1, KC2, ">", "ASC"), 5, false},
-	[Q_T2_U_FIRST_ASC] = {"t2_u_first_asc", T2_FIRST(KU1, KU2, "ASC"), 4, false},
-	[Q_T2_U_FIRST_DESC] = {"t2_u_first_desc", T2_FIRST(KU1, KU2, "DESC"), 4, false},
-	[Q_T2_U_AFTER_ASC] = {"t2_u_after_asc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
-	[Q_T2_U_AFTER_DESC] = {"t2_u_after_desc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
-	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
-	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
+	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(FROM_C, KC1, KC2, "ASC"), 4, false},
+	[Q_T2_C_FIRST_DESC] = {"t2_c_first_desc", T2_FIRST(FROM_C, KC1, KC2, "DESC"), 4, false},
+	[Q_T2_C_AFTER_ASC] = {"t2_c_after_asc", T2_PAGE(FROM_C, KC1, KC2, ">", "ASC"), 5, false},
+	[Q_T2_C_AFTER_DESC] = {"t2_c_after_desc", T2_PAGE(FROM_C, KC1, KC2, "<", "DESC"), 5, false},
+	[Q_T2_C_BEFORE_ASC] = {"t2_c_before_asc", T2_PAGE(FROM_C, KC1, KC2, "<", "DESC"), 5, false},
+	[Q_T2_C_BEFORE_DESC] = {"t2_c_before_desc", T2_PAGE(FROM_C, KC1, KC2, ">", "ASC"), 5, false},
+	[Q_T2_U_FIRST_ASC] = {"t2_u_first_asc", T2_FIRST(FROM_U, KU1, KU2, "ASC"), 4, false},
+	[Q_T2_U_FIRST_DESC] = {"t2_u_first_desc", T2_FIRST(FROM_U, KU1, KU2, "DESC"), 4, false},
+	[Q_T2_U_AFTER_ASC] = {"t2_u_after_asc", T2_PAGE(FROM_U, KU1, KU2, ">", "ASC"), 5, false},
+	[Q_T2_U_AFTER_DESC] = {"t2_u_after_desc", T2_PAGE(FROM_U, KU1, KU2, "<", "DESC"), 5, false},
+	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(FROM_U, KU1, KU2, "<", "DESC"), 5, false},
+	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(FROM_U, KU1, KU2, ">", "ASC"), 5, false},
 	[Q_THREADS_COUNT] = {"threads_count",
 		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false},
 	/* Through the threads_facets index only (sql/007: the user is in its key);

@@ -28,6 +28,22 @@ static unsigned params_used(const char *sql, bool *bad)
 	return used;
 }
 
+/* Every INSERT INTO in sql names user_id first and inserts $1 into it. */
+static bool inserts_scoped(const char *sql)
+{
+	int n = 0;
+	for (const char *s = strstr(sql, "INSERT INTO "); s != NULL;
+	     s = strstr(s + 1, "INSERT INTO ")) {
+		const char *cols = strchr(s, '(');
+		const char *values = strstr(s, "VALUES (");
+		if (cols == NULL || strncmp(cols, "(user_id, ", 10) != 0 || values == NULL ||
+		    strncmp(values + 8, "$1,", 3) != 0)
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
 static void check_params(void)
 {
 	for (int i = 0; i < Q_COUNT; i++) {
@@ -47,10 +63,9 @@ static void check_params(void)
 		if (used != ((1u << (q->nparams + 1)) - 2u))
 			fprintf(stderr, "  %s: nparams %d, $n used 0x%x\n", q->name, q->nparams,
 				used);
-		/* every statement is scoped to the user in $1 */
-		bool insert = strncmp(q->sql, "INSERT INTO ", 12) == 0;
-		CHECK(insert ? strstr(q->sql, " (user_id, ") != NULL
-			     : strstr(q->sql, "user_id = $1") != NULL);
+		/* every statement is scoped to the user in $1: a WHERE on it, or
+		 * (inserts, also in a WITH) every row inserted carries it */
+		CHECK(strstr(q->sql, "user_id = $1") != NULL || inserts_scoped(q->sql));
 	}
 	/* the counter itself */
 	bool bad = false;
