@@ -128,6 +128,11 @@
 	" WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)"                     \
 	" ORDER BY a.rank DESC, a.seq DESC LIMIT $5) h ORDER BY h.rank DESC, h.seq DESC"
 
+#define COUNT_GIN                                                                          \
+	"(SELECT count(*) FROM threads WHERE threadstore_owned_facets(user_id, doc, facets)" \
+	" @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)"                      \
+	" AND (user_id = $1) IS TRUE)"
+
 /* An upsert keeps the row's place (seq) unless created_at moves. */
 #define KEEP_SEQ(table)                                                                    \
 	" seq = CASE WHEN " table ".created_us = EXCLUDED.created_us"                      \
@@ -218,15 +223,22 @@ const struct query queries[Q_COUNT] = {
 	[Q_T2_U_AFTER_DESC] = {"t2_u_after_desc", T2_PAGE(FROM_U, KU1, KU2, "<", "DESC"), 5, false},
 	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(FROM_U, KU1, KU2, "<", "DESC"), 5, false},
 	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(FROM_U, KU1, KU2, ">", "ASC"), 5, false},
+	/* Counts, $2 the filter ('{}' for none): the maintained row of the user's
+	 * total or of the one condition (sql/009), 0 when no thread matches it; with
+	 * two conditions or more, or for a user not counted yet, through the
+	 * indexes: COUNT_GIN, the threads_facets index only (sql/007: the user is in
+	 * its key; the IS TRUE keeps the user check out of the planner's index
+	 * choices). Each subquery is an InitPlan, run only if its branch is taken. */
 	[Q_THREADS_COUNT] = {"threads_count",
-		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false},
-	/* Through the threads_facets index only (sql/007: the user is in its key);
-	 * the IS TRUE keeps the user check out of the planner's index choices. */
-	[Q_THREADS_COUNT_FILTERED] = {"threads_count_filtered",
-		"SELECT count(*) FROM threads"
-		" WHERE threadstore_owned_facets(user_id, doc, facets)"
-		" @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)"
-		" AND (user_id = $1) IS TRUE", 2, false},
+		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM thread_counts"
+		"  WHERE user_id = $1 AND facet = '{}')"
+		" THEN CASE WHEN $2::text = '{}'"
+		"  THEN (SELECT count(*) FROM threads WHERE user_id = $1) ELSE " COUNT_GIN " END"
+		" WHEN (SELECT count(*) FROM jsonb_object_keys(COALESCE($2::text::jsonb -> 'm',"
+		"  '{}'))) + ($2::text::jsonb ? 's')::int <= 1"
+		" THEN COALESCE((SELECT n FROM thread_counts WHERE user_id = $1"
+		"  AND facet = $2::text::jsonb), 0)"
+		" ELSE " COUNT_GIN " END", 2, false},
 	/* before= on items: the reversed scan, sent in reverse (page.c) */
 	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false},
 	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false},

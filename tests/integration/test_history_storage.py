@@ -53,3 +53,75 @@ def test_a_deleted_thread_leaves_no_activity_row(api, user_id):
     rows = th.psql(th.database_url(), "SELECT count(*) FROM thread_activity"
                                       " WHERE user_id = %s" % sql_str(user_id))
     assert rows == [["0"]]
+
+
+# ---------------------------------------------------------------- counts (sql/009)
+
+FILTERS = [{}, {"status": "active"}, {"status": "locked"}, {"metadata.project": "p1"},
+           {"metadata.project": "p2"}, {"metadata.n": "7"}, {"metadata.n": "7.0"},
+           {"metadata.flag": "true"}, {"metadata.x": "null"}, {"metadata.tags": "a"},
+           {"metadata.project": "p1", "status": "active"},
+           {"metadata.project": "p1", "metadata.n": "7"}]
+
+
+def count(api, **params):
+    r = api.get("/v1/threads/count" + th.qs(params))
+    assert r.status == 200, r
+    return r.json["count"]
+
+
+def listed(api, **params):
+    r = api.get("/v1/threads" + th.qs(dict(params, limit=100)))
+    assert r.status == 200, r
+    return len(r.json["data"])
+
+
+def check_counts(api):
+    for f in FILTERS:
+        assert count(api, **f) == listed(api, **f), f
+
+
+def counter_rows(user_id):
+    return th.psql(th.database_url(), "SELECT facet::text, n FROM thread_counts"
+                                      " WHERE user_id = %s ORDER BY 1" % sql_str(user_id))
+
+
+def test_counts_follow_every_thread_write(api, user_id):
+    docs = [thread_doc(metadata={"project": "p%d" % (i % 3), "n": 7 if i % 2 else 7.5,
+                                 "flag": i % 4 == 0, "x": None, "tags": ["a"]},
+                       status={"type": "locked" if i % 5 == 0 else "active"})
+            for i in range(12)]
+    for d in docs:
+        api.save_thread(d)
+    check_counts(api)
+    assert ["{}", "12"] in counter_rows(user_id)
+    # Metadata and status change, a save that changes nothing, a delete.
+    api.save_thread(dict(docs[0], metadata={"project": "p2"}, status={"type": "active"}))
+    api.save_thread(docs[1])
+    api.save_thread(dict(docs[2], metadata={"project": "p9-unique"}))
+    api.save_thread(dict(docs[2], metadata={}))
+    assert api.delete("/v1/threads/" + docs[3]["id"]).status == 204
+    check_counts(api)
+    rows = counter_rows(user_id)
+    assert ["{}", "11"] in rows
+    assert not [r for r in rows if "p9-unique" in r[0]]  # no rows of unused values
+    assert not [r for r in rows if r[1] == "0" and r[0] != "{}"]
+    for d in docs:
+        api.delete("/v1/threads/" + d["id"])
+    assert count(api) == 0
+    assert counter_rows(user_id) == [["{}", "0"]]
+
+
+def test_a_user_not_counted_yet_is_counted_through_the_indexes(api, user_id):
+    for i in range(3):
+        api.save_thread(thread_doc(metadata={"project": "p%d" % (i % 2)}))
+    # As right after the upgrade, before the backfill reached this user.
+    th.psql(th.database_url(), "DELETE FROM thread_counts WHERE user_id = %s"
+                               % sql_str(user_id))
+    check_counts(api)
+    assert counter_rows(user_id) == []
+    # The next write of a thread counts the user, itself included.
+    api.save_thread(thread_doc(metadata={"project": "p1"}))
+    assert ["{}", "4"] in counter_rows(user_id)
+    check_counts(api)
+    assert count(api, **{"metadata.project": "p1"}) == 2
