@@ -30,10 +30,11 @@ CREATE TABLE IF NOT EXISTS thread_activity (
     FOREIGN KEY (user_id, thread_id) REFERENCES threads (user_id, id) ON DELETE CASCADE
 );
 -- The list by activity: a keyset scan of this index, each thread's document by its key. A
--- copy of the thread's facets (sql/003, kept by save_thread) lets a filtered list reject
--- threads here, without reading each one (1,000 threads read for 21 matches of 2%).
+-- copy of the thread's facets (sql/003, kept by save_thread) in the index lets a filtered
+-- list reject threads in an index-only scan, without reading each one (for 21 matches of a
+-- filter that 2% of a big user's threads match: 21 pages read instead of 1,031).
 CREATE INDEX IF NOT EXISTS thread_activity_order ON thread_activity
-    (user_id, updated_us, updated_seq);
+    (user_id, updated_us, updated_seq) INCLUDE (thread_id, facets);
 CREATE OR REPLACE FUNCTION threadstore_activity_of_old() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

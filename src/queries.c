@@ -94,8 +94,10 @@
 #define ID_U "a.thread_id"
 #define ACT "COALESCE(a.updated_us, t.created_us)"
 /* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
- * '{}' for none; facets are NULL on rows not saved since the migration. */
-#define TFILTER(f, p) " AND (" p "::text = '{}' OR " f " @> " p "::text::jsonb)"
+ * '{}' for none; facets are NULL on rows not saved since the migration. The
+ * filter is parsed once, in an InitPlan (a generic plan would cast the
+ * parameter again for each row it rejects). */
+#define TFILTER(f, p) " AND (" p "::text = '{}' OR " f " @> (SELECT " p "::text::jsonb))"
 #define FACETS_C "COALESCE(t.facets, threadstore_facets(t.doc))"
 #define FACETS_U "a.facets"
 #define T2_ROWS(from, facets, k1, k2, cond, filter, dir, lim)                                      \
@@ -122,7 +124,10 @@
  * being unique over threads and items (one sequence), so the cursor $4,
  * "rank:seq",
  * pages without skips or repeats. Snippets: ts_headline over at most the
- * first 100,000 characters, cut to 600 (and never inside a marker). */
+ * first 100,000 characters, cut to 600 (and never inside a marker). The
+ * query and the cursor are computed once (OFFSET 0: flattened, a generic plan
+ * parsed the query again for each match's rank and recheck: 6.3 ms instead of
+ * 1.9 for the bench's big user). */
 #define HEADLINE_OPTS                                                                      \
 	"'MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=\" ... \","             \
 	" StartSel=\"<mark>\", StopSel=\"</mark>\"'"
@@ -131,9 +136,9 @@
 	" regexp_replace(left(ts_headline($2::regconfig, left(CASE WHEN h.item_id IS NULL"  \
 	" THEN threadstore_title(h.doc) ELSE threadstore_item_text(h.doc) END, 100000),"     \
 	" s.q, " HEADLINE_OPTS "), 600), '<[^>]*$', '') AS snippet"                         \
-	" FROM (SELECT websearch_to_tsquery($2::regconfig, $3) AS q) s,"                   \
+	" FROM (SELECT websearch_to_tsquery($2::regconfig, $3) AS q OFFSET 0) s,"          \
 	" (SELECT split_part($4::text, ':', 1)::real AS rank,"                              \
-	"  split_part($4::text, ':', 2)::bigint AS seq) c, LATERAL ("                       \
+	"  split_part($4::text, ':', 2)::bigint AS seq OFFSET 0) c, LATERAL ("              \
 	" SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq,"  \
 	" created_us, doc FROM items WHERE user_id = $1 AND tsv @@ s.q" item_cond            \
 	" UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads"  \

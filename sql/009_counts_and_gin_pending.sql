@@ -110,3 +110,13 @@ BEGIN
     END LOOP;
 END $$;
 ANALYZE thread_counts;
+-- The search and facets indexes keep at most 256 kB of pending entries (GIN's fast update),
+-- not PostgreSQL's default 4 MB: every search reads the whole pending list of its index, all
+-- users' entries, and under writes (W3) that was 466 pages, 20-50 ms of each search of the
+-- bench (bench/README.md). A writer that finds the list full merges it into the index; with
+-- 256 kB that is a short pause, more often. A moment's lock per index (lock_timeout 5 s).
+SET lock_timeout = '5s';
+ALTER INDEX items_search SET (gin_pending_list_limit = 256);
+ALTER INDEX threads_search SET (gin_pending_list_limit = 256);
+ALTER INDEX threads_facets SET (gin_pending_list_limit = 256);
+RESET lock_timeout;
