@@ -25,6 +25,16 @@
 -- takes a moment's SHARE ROW EXCLUSIVE lock on threads; lock_timeout 5 s). The backfill
 -- counts one user per transaction.
 SET lock_timeout = '5s';
+-- A function with an EXCEPTION block starts a subtransaction, which a parallel worker cannot:
+-- 003 and 005 marked these PARALLEL SAFE, and a parallel plan over them fails ("cannot start
+-- subtransactions during a parallel operation"; met counting all users' facets). RESTRICTED:
+-- they run in the leader, as do the functions that call them.
+ALTER FUNCTION threadstore_jsonb(text) PARALLEL RESTRICTED;
+ALTER FUNCTION threadstore_tsvector(text, text) PARALLEL RESTRICTED;
+ALTER FUNCTION threadstore_item_text(text) PARALLEL RESTRICTED;
+ALTER FUNCTION threadstore_facets(text) PARALLEL RESTRICTED;
+ALTER FUNCTION threadstore_title(text) PARALLEL RESTRICTED;
+ALTER FUNCTION threadstore_owned_facets(text, text, jsonb) PARALLEL RESTRICTED;
 CREATE TABLE IF NOT EXISTS thread_counts (
     user_id text   NOT NULL,
     facet   jsonb  NOT NULL,
