@@ -11,14 +11,14 @@
 -- array or object). The key is the filter exactly as the service builds it, as jsonb, so
 -- equality is jsonb's (7 and 7.0 are one number, as for the @> of the filter).
 --
--- Kept by triggers on threads, in the write's transaction: an insert adds the thread's
--- conditions, a delete (also a cascade) subtracts them, an update whose facets change does
--- both. Each change of a user's counts takes a transaction-scoped advisory lock on the user
--- first: a user's thread writes that change counts are serialized (they were already, on
--- the user's total row). A user without a total row is not counted yet: the first trigger
--- (or the backfill below) counts the user's threads under that lock; a writer whose row is
--- not yet committed is blocked on the lock and adds its own change afterwards, so the count
--- is exact. Readers fall back to counting through the indexes while a user has no row, and
+-- Kept by statement triggers on threads, in the write's transaction: an insert adds the
+-- threads' conditions, a delete subtracts them, an update whose facets change does both. Each
+-- change of a user's counts takes a transaction-scoped advisory lock on the user first: a
+-- user's thread writes that change counts are serialized (they were already, on the user's
+-- total row). A user without a total row is not counted yet: the first trigger (or the
+-- backfill below) counts the user's threads under that lock; a writer whose rows are not yet
+-- committed is blocked on the lock and adds its own change afterwards, so the count is exact.
+-- TRUNCATE fires no trigger: truncate thread_counts with threads. Readers fall back to counting through the indexes while a user has no row, and
 -- for filters of two conditions or more (the threads_facets GIN index, sql/007).
 --
 -- Runs while older instances serve: a new table, functions, and triggers (CREATE TRIGGER
@@ -68,44 +68,72 @@ CREATE OR REPLACE FUNCTION threadstore_count_lock(u text) RETURNS void
 LANGUAGE sql AS $$
     SELECT pg_advisory_xact_lock(hashtextextended('threadstore_counts:' || u, 0))
 $$;
-CREATE OR REPLACE FUNCTION threadstore_count_threads() RETURNS trigger
+-- Applies a statement's changes of the counts, d: [{"u": user, "k": condition, "d": delta}],
+-- user by user in one order (advisory locks: no deadlock between two statements). A user not
+-- counted yet is counted now, as the statement left the user's threads.
+CREATE OR REPLACE FUNCTION threadstore_count_apply(d jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     u text;
-    gone jsonb; -- the facets a row had (update, delete)
-    came jsonb; -- the facets it has (insert, update)
+BEGIN
+    FOR u IN SELECT DISTINCT e ->> 'u' FROM jsonb_array_elements(d) e ORDER BY 1 LOOP
+        PERFORM threadstore_count_lock(u);
+        IF NOT EXISTS (SELECT 1 FROM thread_counts WHERE user_id = u AND facet = '{}') THEN
+            PERFORM threadstore_count_init(u);
+            CONTINUE;
+        END IF;
+        INSERT INTO thread_counts AS c (user_id, facet, n)
+        SELECT u, e -> 'k', sum((e ->> 'd')::bigint) FROM jsonb_array_elements(d) e
+        WHERE e ->> 'u' = u GROUP BY e -> 'k'
+        ON CONFLICT (user_id, facet) DO UPDATE SET n = c.n + EXCLUDED.n;
+        -- no rows of values no thread has any more (metadata of unique ids)
+        DELETE FROM thread_counts WHERE user_id = u AND n = 0 AND facet <> '{}'
+            AND facet IN (SELECT e -> 'k' FROM jsonb_array_elements(d) e
+                          WHERE e ->> 'u' = u AND (e ->> 'd')::bigint < 0);
+    END LOOP;
+END $$;
+-- Statement triggers (the rows changed in transition tables): a row trigger cannot count a
+-- user for the first time inside a statement of several rows, since every row of the
+-- statement is visible to each row's AFTER trigger.
+CREATE OR REPLACE FUNCTION threadstore_count_threads() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    d jsonb;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        u := NEW.user_id;
+        SELECT jsonb_agg(jsonb_build_object('u', user_id, 'k', k, 'd', n)) INTO d
+        FROM (SELECT t.user_id, k, count(*) AS n FROM came t,
+              threadstore_count_keys(COALESCE(t.facets, threadstore_facets(t.doc))) k
+              GROUP BY 1, 2) x;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT jsonb_agg(jsonb_build_object('u', user_id, 'k', k, 'd', -n)) INTO d
+        FROM (SELECT t.user_id, k, count(*) AS n FROM gone t,
+              threadstore_count_keys(COALESCE(t.facets, threadstore_facets(t.doc))) k
+              GROUP BY 1, 2) x;
     ELSE
-        u := OLD.user_id;
-        gone := COALESCE(OLD.facets, threadstore_facets(OLD.doc));
+        SELECT jsonb_agg(jsonb_build_object('u', user_id, 'k', k, 'd', n)) INTO d
+        FROM (SELECT user_id, k, sum(s) AS n FROM (
+                SELECT t.user_id, k, 1 AS s FROM came t,
+                    threadstore_count_keys(COALESCE(t.facets, threadstore_facets(t.doc))) k
+                UNION ALL
+                SELECT t.user_id, k, -1 FROM gone t,
+                    threadstore_count_keys(COALESCE(t.facets, threadstore_facets(t.doc))) k) y
+              GROUP BY 1, 2 HAVING sum(s) <> 0) x;
     END IF;
-    IF TG_OP <> 'DELETE' THEN
-        came := COALESCE(NEW.facets, threadstore_facets(NEW.doc));
-    END IF;
-    PERFORM threadstore_count_lock(u);
-    IF NOT EXISTS (SELECT 1 FROM thread_counts WHERE user_id = u AND facet = '{}') THEN
-        PERFORM threadstore_count_init(u); -- this change included: it is ours, and visible
-        RETURN NULL;
-    END IF;
-    INSERT INTO thread_counts AS c (user_id, facet, n)
-    SELECT u, k, sum(d) FROM (SELECT k, -1 AS d FROM threadstore_count_keys(gone) k
-                              UNION ALL SELECT k, 1 FROM threadstore_count_keys(came) k) x
-    GROUP BY k HAVING sum(d) <> 0
-    ON CONFLICT (user_id, facet) DO UPDATE SET n = c.n + EXCLUDED.n;
-    IF gone IS NOT NULL THEN -- no rows of unused values (metadata of unique ids)
-        DELETE FROM thread_counts WHERE user_id = u AND n = 0 AND facet <> '{}'
-            AND facet IN (SELECT threadstore_count_keys(gone));
+    IF d IS NOT NULL THEN
+        PERFORM threadstore_count_apply(d);
     END IF;
     RETURN NULL;
 END $$;
-CREATE OR REPLACE TRIGGER threads_count AFTER INSERT OR DELETE ON threads
-    FOR EACH ROW EXECUTE FUNCTION threadstore_count_threads();
+CREATE OR REPLACE TRIGGER threads_count_insert AFTER INSERT ON threads
+    REFERENCING NEW TABLE AS came
+    FOR EACH STATEMENT EXECUTE FUNCTION threadstore_count_threads();
 CREATE OR REPLACE TRIGGER threads_count_update AFTER UPDATE ON threads
-    FOR EACH ROW WHEN (COALESCE(OLD.facets, threadstore_facets(OLD.doc))
-                       IS DISTINCT FROM COALESCE(NEW.facets, threadstore_facets(NEW.doc)))
-    EXECUTE FUNCTION threadstore_count_threads();
+    REFERENCING OLD TABLE AS gone NEW TABLE AS came
+    FOR EACH STATEMENT EXECUTE FUNCTION threadstore_count_threads();
+CREATE OR REPLACE TRIGGER threads_count_delete AFTER DELETE ON threads
+    REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION threadstore_count_threads();
 RESET lock_timeout;
 DO $$
 DECLARE

@@ -125,3 +125,49 @@ def test_a_user_not_counted_yet_is_counted_through_the_indexes(api, user_id):
     assert ["{}", "4"] in counter_rows(user_id)
     check_counts(api)
     assert count(api, **{"metadata.project": "p1"}) == 2
+
+
+def test_writes_racing_the_deletion_of_their_thread(client_for, user_id):
+    """An item write touches thread_activity after key-share locking the
+    thread, the lock order of delete_thread (the thread, then its activity by
+    cascade): the race ends in 201 or 404, never in a deadlock's error."""
+    import threading
+
+    writer, deleter = client_for(user_id), client_for(user_id)
+    seen = []
+    for _ in range(15):
+        t = thread_doc()
+        writer.save_thread(t)
+
+        def write():
+            for _ in range(4):
+                item = user_message(t["id"])
+                r = writer.post("/v1/threads/%s/items" % t["id"], item)
+                seen.append(r.status)
+
+        w = threading.Thread(target=write)
+        w.start()
+        r = deleter.delete("/v1/threads/" + t["id"])
+        w.join()
+        assert r.status == 204, r
+    assert set(seen) <= {201, 404}, seen
+
+
+def test_a_statement_of_many_threads_counts_each_once(api, user_id):
+    """Counts are kept per statement: a bulk insert (a loader, an admin) that
+    brings a user's first threads counts them once, not once per row too."""
+    rows = ", ".join(
+        "(%s, %s, 0, nextval('threadstore_seq'), %s)"
+        % (sql_str(user_id), sql_str(d["id"]), sql_str(json.dumps(d)))
+        for d in [thread_doc(metadata={"project": "p%d" % (i % 2)}) for i in range(5)])
+    url = th.database_url()
+    th.psql(url, "INSERT INTO threads (user_id, id, created_us, seq, doc) VALUES " + rows)
+    assert count(api) == 5
+    assert count(api, **{"metadata.project": "p0"}) == 3
+    th.psql(url, "INSERT INTO threads (user_id, id, created_us, seq, doc) VALUES "
+                 + rows.replace("'thr_", "'thr_x"))
+    assert count(api) == 10
+    th.psql(url, "DELETE FROM threads WHERE user_id = %s AND id LIKE 'thr_x%%'"
+                 % sql_str(user_id))
+    assert count(api) == 5
+    assert count(api, **{"metadata.project": "p1"}) == 2
