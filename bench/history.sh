@@ -33,10 +33,11 @@ while [ $# -gt 0 ]; do
 done
 if [ -z "$BIN" ] || [ -z "$LOADGEN" ]; then
     cmake -S "$BENCH_ROOT" -B "$BENCH_ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BENCH_ROOT/build-bench" -j2 --target threadstore loadgen >/dev/null
+    cmake --build "$BENCH_ROOT/build-bench" -j2 --target threadstore loadgen sqltext >/dev/null
     BIN=${BIN:-$BENCH_ROOT/build-bench/threadstore}
     LOADGEN=${LOADGEN:-$BENCH_ROOT/build-bench/bench/loadgen}
 fi
+SQLTEXT=${SQLTEXT:-$(dirname "$LOADGEN")/sqltext}
 TMP=$(mktemp -d)
 SVC=
 cleanup() {
@@ -82,44 +83,25 @@ awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
               v["p99_ms"], v["p999_ms"], v["errors"] }' "$TMP/rows"
 
 [ "$PLANS" = 1 ] || exit 0
+# plan NAME ARGS...: EXPLAIN (ANALYZE, BUFFERS) of the generic plan of the service's own
+# statement (its text from bench/sqltext, parameters untyped as the service sends them).
+plan() {
+    local name=$1 sql args=
+    shift
+    sql=$("$SQLTEXT" "$name") || bench_die "no statement $name"
+    for a in "$@"; do args+="${args:+, }'${a//\'/\'\'}'"; done
+    echo "## $name ($*)"
+    "${PSQL[@]}" "$URL" <<SQL
+SET plan_cache_mode = force_generic_plan;
+PREPARE s AS $sql;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s($args);
+SQL
+}
 echo
 echo "# plans (generic, as the prepared statements run; EXPLAIN (ANALYZE, BUFFERS))"
-"${PSQL[@]}" "$URL" <<'SQL'
-SET plan_cache_mode = force_generic_plan;
-\echo '## thread list by activity, first page (t2_u_first_desc)'
-PREPARE l(text, text, text, text) AS
-SELECT id, doc, act, n FROM (SELECT *, sum(octet_length(doc)) OVER w AS cum, row_number() OVER w AS rn,
-  count(*) OVER () AS n FROM (SELECT id, doc, COALESCE(updated_us, created_us) AS act,
-  COALESCE(updated_us, created_us) AS k1, COALESCE(updated_seq, seq) AS k2 FROM threads
-  WHERE user_id = $1 AND ($2::text = '{}' OR COALESCE(facets, threadstore_facets(doc)) @> $2::text::jsonb)
-  ORDER BY COALESCE(updated_us, created_us) DESC, COALESCE(updated_seq, seq) DESC LIMIT $3::int) p
-  WINDOW w AS (ORDER BY k1 DESC, k2 DESC ROWS UNBOUNDED PRECEDING)) b
-WHERE rn = 1 OR cum <= $4::bigint ORDER BY k1 DESC, k2 DESC;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE l('8000000', '{}', '21', '8388608');
-\echo '## the same with metadata.project=p7 (2% of the threads)'
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE l('8000000', '{"m":{"project":"p7"}}', '21', '8388608');
-\echo '## count, filtered (threads_count_filtered)'
-PREPARE c(text, text) AS SELECT count(*) FROM threads
-  WHERE threadstore_owned_facets(user_id, doc, facets) @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)
-  AND (user_id = $1) IS TRUE;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE c('8000000', '{"m":{"project":"p7"}}');
-\echo '## count (threads_count)'
-PREPARE ca(text) AS SELECT count(*) FROM threads WHERE user_id = $1;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE ca('8000000');
-\echo '## search (search): q=ticket4242'
-PREPARE s(text, text, text, text, text) AS
-SELECT h.thread_id, h.item_id, h.rank, h.seq, h.created_us,
-  regexp_replace(left(ts_headline($2::regconfig, left(CASE WHEN h.item_id IS NULL
-  THEN threadstore_title(h.doc) ELSE threadstore_item_text(h.doc) END, 100000), s.q,
-  'MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=" ... ", StartSel="<mark>", StopSel="</mark>"'),
-  600), '<[^>]*$', '') AS snippet
-FROM (SELECT websearch_to_tsquery($2::regconfig, $3) AS q) s,
-  (SELECT split_part($4::text, ':', 1)::real AS rank, split_part($4::text, ':', 2)::bigint AS seq) c,
-  LATERAL (SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq, created_us, doc
-    FROM items WHERE user_id = $1 AND tsv @@ s.q
-    UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads
-    WHERE user_id = $1 AND tsv @@ s.q) a
-  WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)
-  ORDER BY a.rank DESC, a.seq DESC LIMIT $5::int) h ORDER BY h.rank DESC, h.seq DESC;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s('8000000', 'simple', 'ticket4242', 'Infinity:9223372036854775807', '21');
-SQL
+plan t2_u_first_desc 8000000 '{}' 21 8388608
+plan t2_u_first_desc 8000000 '{"m":{"project":"p7"}}' 21 8388608
+plan threads_count 8000000 '{"m":{"project":"p7"}}'
+plan threads_count 8000000 '{}'
+plan threads_count 8000000 '{"m":{"project":"p7"},"s":"active"}'
+plan search 8000000 simple ticket4242 'Infinity:9223372036854775807' 21

@@ -169,10 +169,7 @@ static void handle_threads_count(struct request *r)
 		return;
 	const char *v[] = {h.filter.data};
 	const int l[] = {(int)h.filter.len};
-	if (h.filter.len > 2) /* not {} */
-		request_query(r, Q_THREADS_COUNT_FILTERED, 1, v, l, on_count);
-	else
-		request_query(r, Q_THREADS_COUNT, 0, v, l, on_count);
+	request_query(r, Q_THREADS_COUNT, 1, v, l, on_count);
 	buf_free(&h.before);
 	buf_free(&h.filter);
 }

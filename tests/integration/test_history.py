@@ -388,10 +388,14 @@ def test_migration_from_the_previous_schema(jwt_secret, log_dir, make_token):
         rows = th.psql(url, "SELECT indisvalid FROM pg_index WHERE indexrelid ="
                             " 'threads_by_activity'::regclass")
         assert rows == [["t"]]
-        # Old rows were not rewritten by the migration (thr_b is untouched).
+        # Old rows were not rewritten by the migration, nor by the item write
+        # (since 008 the activity lives in thread_activity; thr_b is untouched).
         rows = th.psql(url, "SELECT id, updated_us IS NULL, facets IS NULL FROM threads"
                             " ORDER BY id")
-        assert rows == [["thr_a", "f", "t"], ["thr_b", "t", "t"]]
+        assert rows == [["thr_a", "t", "t"], ["thr_b", "t", "t"]]
+        rows = th.psql(url, "SELECT thread_id, updated_us > 2000000 FROM thread_activity"
+                            " ORDER BY thread_id")
+        assert rows == [["thr_a", "t"], ["thr_b", "f"]]
     finally:
         th.wait_for(lambda: not th.psql(admin, "SELECT 1 FROM pg_stat_activity"
                                                " WHERE datname = '%s'" % name),

@@ -29,6 +29,23 @@ static unsigned params_used(const char *sql, bool *bad)
 	return used;
 }
 
+/* Every INSERT INTO in sql names user_id first and inserts $1 into it
+ * (VALUES ($1, ...) or SELECT $1, ...). */
+static bool inserts_scoped(const char *sql)
+{
+	int n = 0;
+	for (const char *s = strstr(sql, "INSERT INTO "); s != NULL;
+	     s = strstr(s + 1, "INSERT INTO ")) {
+		const char *cols = strchr(s, '(');
+		const char *close = cols ? strchr(cols, ')') : NULL;
+		if (cols == NULL || strncmp(cols, "(user_id, ", 10) != 0 || close == NULL ||
+		    (strncmp(close, ") VALUES ($1,", 13) != 0 && strncmp(close, ") SELECT $1,", 12) != 0))
+			return false;
+		n++;
+	}
+	return n > 0;
+}
+
 static void check_params(void)
 {
 	for (int i = 0; i < Q_COUNT; i++) {
@@ -48,14 +65,11 @@ static void check_params(void)
 		if (used != ((1u << (q->nparams + 1)) - 2u))
 			fprintf(stderr, "  %s: nparams %d, $n used 0x%x\n", q->name, q->nparams,
 				used);
-		/* every statement is scoped to the user in $1, but the global ones
-		 * (admin feed, retention sweep) that request_query refuses to run */
-		bool insert = strncmp(q->sql, "INSERT INTO ", 12) == 0 ||
-			      (strncmp(q->sql, "WITH head AS (INSERT INTO ", 26) == 0 &&
-			       strstr(q->sql, " SELECT $1, ") != NULL);
+		/* every statement is scoped to the user in $1 (a WHERE on it, or, for
+		 * inserts, also in a WITH, every row inserted carries it), but the
+		 * global ones (admin feed, retention sweep) that request_query refuses */
 		if (!q->global)
-			CHECK(insert ? strstr(q->sql, " (user_id, ") != NULL
-				     : strstr(q->sql, "user_id = $1") != NULL);
+			CHECK(strstr(q->sql, "user_id = $1") != NULL || inserts_scoped(q->sql));
 		/* a write that records a change records it for $1 */
 		if (strstr(q->sql, "INSERT INTO changes ") != NULL)
 			CHECK(strstr(q->sql, "INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, ") != NULL);
