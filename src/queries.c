@@ -115,6 +115,15 @@
 	"INSERT INTO changes (user_id, n, kind, thread_id, item_id, attachment_id,"        \
 	" attachment, at_us) SELECT $1, n, '" kind "', " thread ", " item ", " att ", "    \
 	doc ", at_us FROM head"
+/* Lock order in a user's writes: the thread first (delete_thread's DELETE,
+ * the touch's KEY SHARE), then the head. PostgreSQL runs data-modifying CTEs
+ * that nothing references after the main statement, in an order of its own
+ * (the last listed first): left to it, an item write took the head and then
+ * waited for the thread that a concurrent delete_thread held while waiting
+ * for the head (a deadlock, test_history_storage.py). A statement whose touch
+ * is a CTE makes its head read the touch's rows first (AFTER_TOUCH: always
+ * true, and the touch has run to completion when it is evaluated). */
+#define AFTER_TOUCH "(SELECT count(*) FROM touch) >= 0 AND "
 #define CHANGE(cond, kind, thread, item, att, doc)                                         \
 	HEAD(cond) ", chg AS (" RECORD(kind, thread, item, att, doc) ")"
 
@@ -214,8 +223,8 @@ const struct query queries[Q_ALL] = {
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
 	[Q_ITEM_PUT] = {"item_put",
-		"WITH touch AS (" TOUCH("= $2") "), "
-		CHANGE("true", "item.saved", "$2", "$3", "NULL", "NULL") " INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
+		"WITH touch AS (" TOUCH("= $2") " RETURNING 1), "
+		CHANGE(AFTER_TOUCH "true", "item.saved", "$2", "$3", "NULL", "NULL") " INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
 		" tsv) VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv", 6, true, false},
@@ -227,8 +236,8 @@ const struct query queries[Q_ALL] = {
 		"WITH ins AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc, tsv)"
 		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO NOTHING RETURNING 1),"
-		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins)), "
-		CHANGE("EXISTS (SELECT 1 FROM ins)", "item.added", "$2", "$3", "NULL", "NULL")
+		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins) RETURNING 1), "
+		CHANGE(AFTER_TOUCH "EXISTS (SELECT 1 FROM ins)", "item.added", "$2", "$3", "NULL", "NULL")
 		" SELECT EXISTS (SELECT 1 FROM ins), (SELECT doc = $5 FROM items"
 		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 6, true, false},
 	[Q_ITEM_DELETE] = {"item_delete",
@@ -252,8 +261,8 @@ const struct query queries[Q_ALL] = {
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
 		"WITH old AS (SELECT doc FROM attachments WHERE user_id = $1 AND id = $2),"
 		" touch AS (" TOUCH("IN (SELECT threadstore_jsonb($3::text) ->> 'thread_id'"
-		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") "), "
-		CHANGE("true", "attachment.saved", "threadstore_jsonb($3::text) ->> 'thread_id'",
+		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") " RETURNING 1), "
+		CHANGE(AFTER_TOUCH "true", "attachment.saved", "threadstore_jsonb($3::text) ->> 'thread_id'",
 		"NULL", "$2", "NULL")
 		" INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true, false},
