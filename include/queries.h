@@ -1,6 +1,7 @@
 /* queries.h: every SQL statement the service runs, named and $n-parameterised.
  * No SQL is ever assembled from request data. Parameters are text; $1 is
- * always the user id, so every statement is scoped to one user. */
+ * always the user id, so every statement is scoped to one user (except the
+ * few marked global). */
 #ifndef THREADSTORE_QUERIES_H
 #define THREADSTORE_QUERIES_H
 
@@ -47,6 +48,19 @@ enum query_id {
 	Q_ITEMS_BEFORE_DESC,
 	Q_SEARCH,
 	Q_SEARCH_THREAD,
+	/* issue 13: erase, export of a user, the retention sweep, the operator's list */
+	Q_ERASE_ITEMS,
+	Q_ERASE_THREADS,
+	Q_ERASE_ATTACHMENTS,
+	Q_ERASE_FINAL,
+	Q_EXPORT_THREADS,
+	Q_EXPORT_ATTACHMENTS,
+	Q_SWEEP_LEASE,
+	Q_SWEEP_EXPIRED,
+	Q_SWEEP_RETAINED,
+	Q_SWEEP_ITEMS,
+	Q_SWEEP_THREAD,
+	Q_ADMIN_USERS,
 	Q_COUNT
 };
 
@@ -55,6 +69,9 @@ struct query {
 	const char *sql;
 	int nparams; /* exactly $1..$nparams appear in sql (tests/unit/test_queries.c) */
 	bool write;  /* changes data: runs in its own transaction (batch) */
+	/* Not one user's: the sweep and the operator's user list (their $1 is not a
+	 * user id; tests/unit/test_queries.c holds the list). */
+	bool global;
 };
 
 extern const struct query queries[Q_COUNT];

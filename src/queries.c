@@ -15,6 +15,16 @@
 #include <stdio.h>
 
 /* clang-format off */
+/* Expiry (sql/012, issue 13): a thread whose expires_us has passed is gone for
+ * every read, with everything in it, before the sweep deletes it. LIVE is the
+ * thread row's own check; NOT_EXPIRED(id) the items' and attachments' (one
+ * primary-key probe of their thread). */
+#define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
+#define LIVE " AND (expires_us IS NULL OR expires_us > " NOW_US ")"
+#define NOT_EXPIRED(thread)                                                                \
+	" AND NOT EXISTS (SELECT 1 FROM threads x WHERE x.user_id = $1 AND x.id = " thread   \
+	" AND x.expires_us <= " NOW_US ")"
+
 #define CAPPED(cols, rows, order, budget)                                                  \
 	"SELECT " cols ", n FROM (SELECT *,"                                               \
 	" sum(octet_length(doc)) OVER w AS cum, row_number() OVER w AS rn,"               \
@@ -31,17 +41,18 @@
 	"SELECT t.id, t.doc, NULL FROM"                                                    \
 	" (SELECT created_us, seq FROM threads WHERE user_id = $1 AND id = $2) c"          \
 	" LEFT JOIN LATERAL (SELECT id, doc, created_us, seq FROM threads"                 \
-	"   WHERE user_id = $1 AND (created_us, seq) " cmp " (c.created_us, c.seq)"        \
+	"   WHERE user_id = $1 AND (created_us, seq) " cmp " (c.created_us, c.seq)" LIVE   \
 	"   ORDER BY " ORDER(dir) " LIMIT $3) t ON true"                                   \
 	" ORDER BY t.created_us " dir ", t.seq " dir
 
 #define THREAD_FIRST(dir)                                                                  \
-	"SELECT id, doc, NULL FROM threads WHERE user_id = $1 ORDER BY " ORDER(dir) " LIMIT $2"
+	"SELECT id, doc, NULL FROM threads WHERE user_id = $1" LIVE " ORDER BY " ORDER(dir)    \
+	" LIMIT $2"
 
 #define ITEM_PAGE(cmp, dir)                                                                \
 	"SELECT t.id, t.doc, t.n FROM"                                                     \
 	" (SELECT created_us, seq FROM items"                                              \
-	"   WHERE user_id = $1 AND thread_id = $2 AND id = $3) c"                          \
+	"   WHERE user_id = $1 AND thread_id = $2 AND id = $3" NOT_EXPIRED("$2") ") c"     \
 	" LEFT JOIN LATERAL (" CAPPED("id, doc, created_us, seq",                          \
 	"   SELECT id, doc, created_us, seq FROM items"                                    \
 	"   WHERE user_id = $1 AND thread_id = $2 AND (created_us, seq) " cmp              \
@@ -50,13 +61,13 @@
 
 #define ITEM_FIRST(dir)                                                                    \
 	CAPPED("id, doc", "SELECT id, doc, created_us, seq FROM items"                     \
-	       " WHERE user_id = $1 AND thread_id = $2 ORDER BY " ORDER(dir) " LIMIT $3",  \
+	       " WHERE user_id = $1 AND thread_id = $2" NOT_EXPIRED("$2")                  \
+	       " ORDER BY " ORDER(dir) " LIMIT $3",                                         \
 	       ORDER(dir), "$4")
 
 /* Activity (sql/003): the server's statement time in microseconds, and the
  * touch of a thread that every write in it does in its own statement (so in
  * its transaction). Rows never touched since the migration sort by creation. */
-#define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 #define TOUCH(id_cond)                                                                     \
 	"UPDATE threads SET updated_us = " NOW_US ", updated_seq = nextval('threadstore_seq')" \
 	" WHERE user_id = $1 AND id " id_cond
@@ -71,7 +82,7 @@
 	"::text::jsonb)"
 #define T2_ROWS(k1, k2, cond, filter, dir, lim)                                            \
 	"SELECT id, doc, " KU1 " AS act, " k1 " AS k1, " k2 " AS k2 FROM threads"          \
-	" WHERE user_id = $1" cond TFILTER(filter) " ORDER BY " k1 " " dir ", " k2 " " dir \
+	" WHERE user_id = $1" cond LIVE TFILTER(filter) " ORDER BY " k1 " " dir ", " k2 " " dir \
 	" LIMIT " lim
 /* (id, doc, act, n): act is the activity time, in microseconds */
 #define T2_FIRST(k1, k2, dir)                                                              \
@@ -107,10 +118,36 @@
 	"  split_part($4::text, ':', 2)::bigint AS seq) c, LATERAL ("                       \
 	" SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq,"  \
 	" created_us, doc FROM items WHERE user_id = $1 AND tsv @@ s.q" item_cond            \
+	NOT_EXPIRED("items.thread_id")                                                     \
 	" UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads"  \
-	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond ") a"                              \
+	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond LIVE ") a"                         \
 	" WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)"                     \
 	" ORDER BY a.rank DESC, a.seq DESC LIMIT $5) h ORDER BY h.rank DESC, h.seq DESC"
+
+/* A thread past its expiry stays expired when saved again: it is gone, and
+ * the sweep deletes it (issue 13). */
+#define EXPIRY_KEPT                                                                        \
+	" expires_us = CASE WHEN threads.expires_us <= " NOW_US                            \
+	" THEN threads.expires_us ELSE EXCLUDED.expires_us END"
+/* The attachments whose document names the thread (sql/013 attachments_by_thread). */
+#define ATTACHMENTS_OF(thread)                                                             \
+	"DELETE FROM attachments WHERE user_id = $1"                                       \
+	" AND threadstore_jsonb(doc) ->> 'thread_id' = " thread " RETURNING doc"
+
+/* ---- issue 13: erase, export, the sweep, the operator's user list ----
+ * Erase and sweep statements each delete one bounded batch, found first
+ * (keyset or plain LIMIT) and deleted by ctid (a TID scan, no second index
+ * walk); each is its own transaction, and the loop that drives them lives in
+ * C (handlers_me.c, sweep.c). A batch is (deleted, last key..., scanned): the
+ * scan found fewer than asked at the end of the keyset. */
+#define BY_CTID(table, batch)                                                              \
+	"DELETE FROM " table " WHERE user_id = $1 AND ctid = ANY (ARRAY(SELECT c FROM " batch "))"
+/* Whether the sweep may delete the thread: expired, or with retention ($3 days,
+ * 0 = none) its activity older than the limit. Rechecked on the row itself by
+ * each delete (a concurrent write's newer activity wins). */
+#define SWEEPABLE                                                                          \
+	"(expires_us <= " NOW_US " OR ($3::int > 0 AND COALESCE(updated_us, created_us)"   \
+	" < " NOW_US " - $3::bigint * 86400000000))"
 
 /* An upsert keeps the row's place (seq) unless created_at moves. */
 #define KEEP_SEQ(table)                                                                    \
@@ -119,21 +156,23 @@
 
 const struct query queries[Q_COUNT] = {
 	[Q_THREAD_GET] = {"thread_get",
-		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2, false},
+		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2" LIVE, 2, false},
 	[Q_THREAD_GET_WITH_ITEMS] = {"thread_get_items",
-		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2"
+		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2" LIVE
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false},
 	[Q_THREAD_PUT] = {"thread_put",
 		"INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
-		" tsv) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
+		" tsv, expires_us) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
 		" nextval('threadstore_seq'), threadstore_facets($4),"
-		" threadstore_tsvector($5, threadstore_title($4)))"
+		" threadstore_tsvector($5, threadstore_title($4)), NULLIF($6, '')::bigint)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
 		" updated_us = EXCLUDED.updated_us, updated_seq = EXCLUDED.updated_seq,"
-		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv", 5, true},
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT, 6, true},
+	/* The thread's attachments go with it (sql/013 attachments_by_thread). */
 	[Q_THREAD_DELETE] = {"thread_delete",
-		"DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
+		"WITH a AS (" ATTACHMENTS_OF("$2") ")"
+		" DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
 		THREAD_FIRST("ASC"), 2, false},
 	[Q_THREADS_FIRST_DESC] = {"threads_first_desc",
@@ -141,7 +180,8 @@ const struct query queries[Q_COUNT] = {
 	[Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3, false},
 	[Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3, false},
 	[Q_ITEM_GET] = {"item_get",
-		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, false},
+		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3"
+		NOT_EXPIRED("$2"), 3, false},
 	/* save_item: an upsert. INSERT ... VALUES (a single-row insert, also on a
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
@@ -174,10 +214,11 @@ const struct query queries[Q_COUNT] = {
 	 * an export cannot break the walk. */
 	[Q_ITEMS_EXPORT] = {"items_export",
 		CAPPED("doc, created_us, seq", "SELECT doc, created_us, seq FROM items WHERE user_id = $1"
-		" AND thread_id = $2 AND (created_us, seq) > ($3, $4)"
+		" AND thread_id = $2 AND (created_us, seq) > ($3, $4)" NOT_EXPIRED("$2")
 		" ORDER BY created_us, seq LIMIT $5", ORDER("ASC"), "$6"), 6, false},
 	[Q_ATTACHMENT_GET] = {"attachment_get",
-		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2, false},
+		"SELECT doc FROM attachments a WHERE user_id = $1 AND id = $2"
+		NOT_EXPIRED("threadstore_jsonb(a.doc) ->> 'thread_id'"), 2, false},
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
 		"WITH old AS (SELECT doc FROM attachments WHERE user_id = $1 AND id = $2),"
 		" touch AS (" TOUCH("IN (SELECT threadstore_jsonb($3::text) ->> 'thread_id'"
@@ -201,21 +242,102 @@ const struct query queries[Q_COUNT] = {
 	[Q_T2_U_AFTER_DESC] = {"t2_u_after_desc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
 	[Q_T2_U_BEFORE_ASC] = {"t2_u_before_asc", T2_PAGE(KU1, KU2, "<", "DESC"), 5, false},
 	[Q_T2_U_BEFORE_DESC] = {"t2_u_before_desc", T2_PAGE(KU1, KU2, ">", "ASC"), 5, false},
+	/* All (index-only) less the expired (sql/013 threads_user_expiry, partial). */
 	[Q_THREADS_COUNT] = {"threads_count",
-		"SELECT count(*) FROM threads WHERE user_id = $1", 1, false},
+		"SELECT (SELECT count(*) FROM threads WHERE user_id = $1) - (SELECT count(*)"
+		" FROM threads WHERE user_id = $1 AND expires_us <= " NOW_US ")", 1, false},
 	/* Through the threads_facets index only (sql/007: the user is in its key);
 	 * the IS TRUE keeps the user check out of the planner's index choices. */
 	[Q_THREADS_COUNT_FILTERED] = {"threads_count_filtered",
 		"SELECT count(*) FROM threads"
 		" WHERE threadstore_owned_facets(user_id, doc, facets)"
 		" @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)"
-		" AND (user_id = $1) IS TRUE", 2, false},
+		" AND (user_id = $1) IS TRUE" LIVE, 2, false},
 	/* before= on items: the reversed scan, sent in reverse (page.c) */
 	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false},
 	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false},
 	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false},
 	[Q_SEARCH_THREAD] = {"search_thread",
 		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false},
+	/* ---- issue 13 (see above the table) ---- */
+	[Q_ERASE_ITEMS] = {"erase_items",
+		"WITH b AS (SELECT ctid AS c, thread_id, id FROM items WHERE user_id = $1"
+		" AND (thread_id, id) > ($2, $3) ORDER BY thread_id, id LIMIT $4),"
+		" d AS (" BY_CTID("items", "b") " RETURNING 1)"
+		" SELECT (SELECT count(*) FROM d), l.thread_id, l.id, (SELECT count(*) FROM b)"
+		" FROM (SELECT 1) o LEFT JOIN (SELECT thread_id, id FROM b"
+		" ORDER BY thread_id DESC, id DESC LIMIT 1) l ON true", 4, true},
+	/* A thread's remaining items (written behind the item phase) go by cascade. */
+	[Q_ERASE_THREADS] = {"erase_threads",
+		"WITH b AS (SELECT ctid AS c, id FROM threads WHERE user_id = $1 AND id > $2"
+		" ORDER BY id LIMIT $3), d AS (" BY_CTID("threads", "b") " RETURNING 1)"
+		" SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b), (SELECT count(*) FROM b)",
+		3, true},
+	[Q_ERASE_ATTACHMENTS] = {"erase_attachments",
+		"WITH b AS (SELECT ctid AS c, id FROM attachments WHERE user_id = $1 AND id > $2"
+		" ORDER BY id LIMIT $3), d AS (" BY_CTID("attachments", "b") " RETURNING doc)"
+		" SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b), (SELECT count(*) FROM b)",
+		3, true},
+	/* The end of an erase: whatever the user wrote behind the keyset walks, in
+	 * one statement, until one finds nothing: then, at that statement's
+	 * snapshot, the user had no thread (hence no item) and no attachment. */
+	[Q_ERASE_FINAL] = {"erase_final",
+		"WITH bt AS (SELECT ctid AS c FROM threads WHERE user_id = $1 LIMIT $2),"
+		" ba AS (SELECT ctid AS c FROM attachments WHERE user_id = $1 LIMIT $2),"
+		" t AS (" BY_CTID("threads", "bt") " RETURNING 1),"
+		" a AS (" BY_CTID("attachments", "ba") " RETURNING doc)"
+		" SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a)", 2, true},
+	/* GET /v1/me/export: the next live thread in creation order (one at a
+	 * time: its items follow it), (id, doc, created_us, seq) */
+	[Q_EXPORT_THREADS] = {"export_threads",
+		"SELECT id, doc, created_us, seq FROM threads WHERE user_id = $1"
+		" AND (created_us, seq) > ($2, $3)" LIVE " ORDER BY created_us, seq LIMIT 1", 3, false},
+	[Q_EXPORT_ATTACHMENTS] = {"export_attachments",
+		CAPPED("id, doc", "SELECT id, doc FROM attachments a WHERE user_id = $1 AND id > $2"
+		NOT_EXPIRED("threadstore_jsonb(a.doc) ->> 'thread_id'") " ORDER BY id LIMIT $3",
+		"id", "$4"), 4, false},
+	/* The sweep: its lease ($1 the instance, $2 the lease in ms; global). */
+	[Q_SWEEP_LEASE] = {"sweep_lease",
+		"UPDATE threadstore_sweep SET owner = $1, until_us = " NOW_US " + $2::bigint * 1000"
+		" WHERE id = 1 AND (owner = $1 OR until_us < " NOW_US ") RETURNING 1", 2, true, true},
+	/* Expired threads of all users, oldest expiry first (sql/013 threads_expiry). */
+	[Q_SWEEP_EXPIRED] = {"sweep_expired",
+		"SELECT user_id, id FROM threads WHERE expires_us <= " NOW_US
+		" ORDER BY expires_us LIMIT $1", 1, false, true},
+	/* Retention: a walk of all threads in key order from ($1, $2), $3 days,
+	 * $4 rows; (user_id, id, old). */
+	[Q_SWEEP_RETAINED] = {"sweep_retained",
+		"SELECT user_id, id, COALESCE(updated_us, created_us) < " NOW_US
+		" - $3::bigint * 86400000000 FROM threads WHERE (user_id, id) > ($1, $2)"
+		" ORDER BY user_id, id LIMIT $4", 4, false, true},
+	/* One batch of a swept thread's items ($2 the thread, $4 rows), while the
+	 * thread is still sweepable: its row is locked, so an item written
+	 * meanwhile (its touch waits) makes the next batch find it active. */
+	[Q_SWEEP_ITEMS] = {"sweep_items",
+		"WITH t AS (SELECT 1 FROM threads WHERE user_id = $1 AND id = $2 AND " SWEEPABLE
+		" FOR UPDATE), b AS (SELECT ctid AS c FROM items WHERE user_id = $1"
+		" AND thread_id = $2 AND EXISTS (SELECT 1 FROM t) LIMIT $4),"
+		" d AS (" BY_CTID("items", "b") " RETURNING 1) SELECT count(*) FROM d", 4, true},
+	/* The swept thread itself, if still sweepable, with its attachments: (threads, attachments) */
+	[Q_SWEEP_THREAD] = {"sweep_thread",
+		"WITH t AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 AND " SWEEPABLE
+		" RETURNING id), a AS (DELETE FROM attachments WHERE user_id = $1"
+		" AND threadstore_jsonb(doc) ->> 'thread_id' = $2 AND EXISTS (SELECT 1 FROM t)"
+		" RETURNING doc) SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a)", 3, true},
+	/* GET /admin/v1/users: users after $1 in id order (a skip scan over both
+	 * tables' primary keys), $2 = limit + 1; (user_id, threads, items,
+	 * attachments, activity us). Counts are of what is stored. */
+	[Q_ADMIN_USERS] = {"admin_users",
+		"WITH RECURSIVE u(id, k) AS (SELECT LEAST((SELECT min(user_id) FROM threads"
+		" WHERE user_id > $1), (SELECT min(user_id) FROM attachments WHERE user_id > $1)), 1"
+		" UNION ALL SELECT LEAST((SELECT min(user_id) FROM threads WHERE user_id > u.id),"
+		" (SELECT min(user_id) FROM attachments WHERE user_id > u.id)), k + 1 FROM u"
+		" WHERE u.id IS NOT NULL AND k < $2::int)"
+		" SELECT u.id, (SELECT count(*) FROM threads WHERE user_id = u.id),"
+		" (SELECT count(*) FROM items WHERE user_id = u.id),"
+		" (SELECT count(*) FROM attachments WHERE user_id = u.id),"
+		" (SELECT max(COALESCE(updated_us, created_us)) FROM threads WHERE user_id = u.id)"
+		" FROM u WHERE u.id IS NOT NULL ORDER BY u.id", 2, false, true},
 };
 /* clang-format on */
 

@@ -28,6 +28,11 @@ static const struct route routes[] = {
 	 .put = handle_attachment_put, .del = handle_attachment_delete, .body = true},
 	{.pattern = "/v1/search", .name = "/v1/search", .auth = true, .allow = "GET",
 	 .get = handle_search},
+	/* issue 13: the caller's data, all of it */
+	{.pattern = "/v1/me", .name = "/v1/me", .auth = true, .allow = "DELETE",
+	 .del = handle_me_delete},
+	{.pattern = "/v1/me/export", .name = "/v1/me/export", .auth = true, .allow = "GET",
+	 .get = handle_me_export},
 };
 /* clang-format on */
 

@@ -47,10 +47,14 @@ static void check_params(void)
 		if (used != ((1u << (q->nparams + 1)) - 2u))
 			fprintf(stderr, "  %s: nparams %d, $n used 0x%x\n", q->name, q->nparams,
 				used);
-		/* every statement is scoped to the user in $1 */
+		/* every statement is scoped to the user in $1, but the few global ones */
 		bool insert = strncmp(q->sql, "INSERT INTO ", 12) == 0;
-		CHECK(insert ? strstr(q->sql, " (user_id, ") != NULL
-			     : strstr(q->sql, "user_id = $1") != NULL);
+		bool global = i == Q_SWEEP_LEASE || i == Q_SWEEP_EXPIRED || i == Q_SWEEP_RETAINED ||
+			      i == Q_ADMIN_USERS;
+		CHECK(q->global == global);
+		if (!global)
+			CHECK(insert ? strstr(q->sql, " (user_id, ") != NULL
+				     : strstr(q->sql, "user_id = $1") != NULL);
 	}
 	/* the counter itself */
 	bool bad = false;
