@@ -49,6 +49,12 @@ struct config {
 	int access_log;        /* one log line per request */
 	int migrate;		     /* apply migrations before serving */
 	int log_debug;
+	/* the change feed (feed.h) and the admin paths (admin.h) */
+	uint64_t changes_retention_ms; /* changes older than this are removed; older cursors: 410 */
+	const char *admin_token_file;  /* NULL: the /admin paths are 404 */
+	const char *listen_database_url; /* the LISTEN connection's (direct, not via a pooler) */
+	int max_subscribers;		 /* change streams open at once, per instance */
+	size_t subscriber_buffer;	 /* bytes queued to one stream before it is closed */
 	/* dev-token */
 	const char *token_sub;
 	long token_ttl;
@@ -57,5 +63,7 @@ struct config {
 /* Returns 0, or -1 after printing a message to stderr. */
 int config_parse(struct config *cfg, int argc, char **argv) __attribute__((warn_unused_result));
 void config_usage(FILE *out);
+/* "3s", "90m", "24h", "7d" (a number and a unit) -> milliseconds. Returns 0 or -1. */
+int config_parse_duration(const char *s, uint64_t *ms) __attribute__((warn_unused_result));
 
 #endif

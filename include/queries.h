@@ -48,6 +48,11 @@ enum query_id {
 	Q_ITEMS_BEFORE_DESC,
 	Q_SEARCH,
 	Q_SEARCH_THREAD,
+	/* the change feed (sql/010) */
+	Q_CHANGES_PAGE,
+	/* over all users (global): never through request_query */
+	Q_ADMIN_CHANGES,
+	Q_CHANGES_SWEEP,
 	/* issue 13: erase, export of a user, the retention sweep, the operator's list */
 	Q_ERASE_ITEMS,
 	Q_ERASE_THREADS,
@@ -69,10 +74,11 @@ struct query {
 	const char *sql;
 	int nparams; /* exactly $1..$nparams appear in sql (tests/unit/test_queries.c) */
 	bool write;  /* changes data: runs in its own transaction (batch) */
-	/* Not one user's: the sweep and the operator's user list (their $1 is not a
-	 * user id; tests/unit/test_queries.c holds the list). */
-	bool global;
+	bool global; /* over all users: $1 is not a user id (admin feed, retention sweep) */
 };
+
+/* The LISTEN/NOTIFY channel of the change feed; payloads are "n:user_id". */
+#define CHANGES_CHANNEL "threadstore_changes"
 
 extern const struct query queries[Q_COUNT];
 

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "config.h"
 #include "conn.h"
@@ -37,6 +38,7 @@ struct server {
 	uv_loop_t *loop;
 	const struct config *cfg;
 	struct auth auth;
+	struct admin admin; /* the /admin credential (--admin-token-file) */
 	struct db_pool pool;
 	/* The listening socket is ours, not a uv_tcp_t's, so that accept errors
 	 * (EMFILE) reach us: libuv would close such connections silently. */

@@ -68,6 +68,19 @@ static const struct option_def options[] = {
      "seconds for requests in flight after the drain delay (default 10)"},
     {"--query-timeout", "THREADSTORE_QUERY_TIMEOUT",
      "seconds a query may take before 504 and a cancel (default 10)"},
+    {"--changes-retention", "THREADSTORE_CHANGES_RETENTION",
+     "how long the change feed keeps changes, with a unit: 3s, 90m, 24h, 7d (default 7d; "
+     "at least 1s); a cursor older than that gets 410"},
+    {"--admin-token-file", "THREADSTORE_ADMIN_TOKEN_FILE",
+     "file of operator tokens for /admin paths, one a line (without it /admin is 404)"},
+    {"--listen-database-url", "THREADSTORE_LISTEN_DATABASE_URL",
+     "conninfo of the change feed's LISTEN connection: a direct one, never through a "
+     "transaction-mode pooler (default: --database-url)"},
+    {"--max-subscribers", "THREADSTORE_MAX_SUBSCRIBERS",
+     "change streams open at once before 503 (default 20000)"},
+    {"--subscriber-buffer", "THREADSTORE_SUBSCRIBER_BUFFER",
+     "bytes queued to one change stream that does not read before it is closed "
+     "(default 65536)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
     {"--no-access-log", NULL, "no log line per request"},
     {"--debug", NULL, "log debug lines"},
@@ -127,6 +140,25 @@ static int parse_listen(struct config *cfg, const char *s)
 	return 0;
 }
 
+int config_parse_duration(const char *s, uint64_t *ms)
+{
+	char *end;
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t unit = strcmp(end, "ms") == 0	? 1
+			: strcmp(end, "s") == 0 ? 1000
+			: strcmp(end, "m") == 0 ? 60000
+			: strcmp(end, "h") == 0 ? 3600000
+			: strcmp(end, "d") == 0 ? 86400000
+						: 0;
+	if (errno || end == s || unit == 0 || v > UINT64_MAX / unit / 1000)
+		return -1;
+	*ms = v * unit;
+	return 0;
+}
+
 /* Applies one option value; `name` is the flag for messages. */
 static int apply(struct config *cfg, const char *flag, const char *v)
 {
@@ -137,16 +169,30 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		cfg->database_url = v;
 		return 0;
 	}
+	if (strcmp(flag, "--changes-retention") == 0) {
+		if (config_parse_duration(v, &cfg->changes_retention_ms) < 0 ||
+		    cfg->changes_retention_ms < 1000 ||
+		    cfg->changes_retention_ms > 3650ull * 86400000) {
+			fprintf(stderr,
+				"threadstore: --changes-retention takes a number and a unit (s, m, "
+				"h, d) from 1s to 3650d, e.g. 24h; got '%s'\n",
+				v);
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(flag, "--jwt-secret") == 0) {
 		cfg->jwt_secret = v;
 		return 0;
 	}
 	/* For these, an empty value unsets what the environment set. */
-	const char **str = strcmp(flag, "--jwks-url") == 0	 ? &cfg->jwks_url
-			   : strcmp(flag, "--jwks-file") == 0	 ? &cfg->jwks_file
-			   : strcmp(flag, "--jwt-issuer") == 0	 ? &cfg->jwt_issuer
-			   : strcmp(flag, "--jwt-audience") == 0 ? &cfg->jwt_audience
-								 : NULL;
+	const char **str = strcmp(flag, "--jwks-url") == 0		? &cfg->jwks_url
+			   : strcmp(flag, "--jwks-file") == 0		? &cfg->jwks_file
+			   : strcmp(flag, "--jwt-issuer") == 0		? &cfg->jwt_issuer
+			   : strcmp(flag, "--jwt-audience") == 0	? &cfg->jwt_audience
+			   : strcmp(flag, "--admin-token-file") == 0	? &cfg->admin_token_file
+			   : strcmp(flag, "--listen-database-url") == 0 ? &cfg->listen_database_url
+									: NULL;
 	if (str != NULL) {
 		*str = v[0] != '\0' ? v : NULL;
 		return 0;
@@ -225,6 +271,14 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 1024, 1L << 30, &n) < 0)
 			return -1;
 		cfg->max_page_bytes = (size_t)n;
+	} else if (strcmp(flag, "--max-subscribers") == 0) {
+		if (parse_long(flag, v, 0, 1000000, &n) < 0)
+			return -1;
+		cfg->max_subscribers = (int)n;
+	} else if (strcmp(flag, "--subscriber-buffer") == 0) {
+		if (parse_long(flag, v, 4096, 1L << 30, &n) < 0)
+			return -1;
+		cfg->subscriber_buffer = (size_t)n;
 	} else if (strcmp(flag, "--max-connections") == 0) {
 		if (parse_long(flag, v, 1, 1000000, &n) < 0)
 			return -1;
@@ -367,6 +421,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	cfg->jwks_refresh_ms = 300000;
 	cfg->jwks_cooldown_ms = 5000;
 	cfg->database_url = "";
+	/* A week: a laptop closed over a weekend still resumes; at least the 24 h
+	 * the issue asks for. */
+	cfg->changes_retention_ms = 7ull * 86400000;
+	cfg->max_subscribers = 20000;
+	cfg->subscriber_buffer = 64 << 10;
 	if (parse_listen(cfg, "0.0.0.0:8080") < 0)
 		return -1;
 

@@ -75,6 +75,24 @@
 #define KC2 "seq"
 #define KU1 "COALESCE(updated_us, created_us)"
 #define KU2 "COALESCE(updated_seq, seq)"
+/* The change feed (sql/010). HEAD(cond) numbers the user's next change when
+ * cond holds: the upsert's row lock serialises the user's writers until
+ * commit, so numbers are dense and commit in order; at_us never goes back.
+ * Its RETURNING also queues the notification (pg_notify is transactional:
+ * sent at commit; a data-modifying CTE runs to completion even unreferenced,
+ * with its RETURNING). RECORD inserts the change numbered by HEAD. */
+#define HEAD(cond)                                                                         \
+	"head AS (INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, 1, " NOW_US    \
+	" WHERE " cond " ON CONFLICT (user_id) DO UPDATE SET n = h.n + 1,"                 \
+	" at_us = GREATEST(h.at_us, EXCLUDED.at_us)"                                       \
+	" RETURNING n, at_us, pg_notify('" CHANGES_CHANNEL "', n || ':' || $1))"
+#define RECORD(kind, thread, item, att, doc)                                               \
+	"INSERT INTO changes (user_id, n, kind, thread_id, item_id, attachment_id,"        \
+	" attachment, at_us) SELECT $1, n, '" kind "', " thread ", " item ", " att ", "    \
+	doc ", at_us FROM head"
+#define CHANGE(cond, kind, thread, item, att, doc)                                         \
+	HEAD(cond) ", chg AS (" RECORD(kind, thread, item, att, doc) ")"
+
 /* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
  * '{}' for none; facets are NULL on rows not saved since the migration. */
 #define TFILTER(p)                                                                         \
@@ -132,7 +150,27 @@
 /* The attachments whose document names the thread (sql/013 attachments_by_thread). */
 #define ATTACHMENTS_OF(thread)                                                             \
 	"DELETE FROM attachments WHERE user_id = $1"                                       \
-	" AND threadstore_jsonb(doc) ->> 'thread_id' = " thread " RETURNING doc"
+	" AND threadstore_jsonb(doc) ->> 'thread_id' = " thread " RETURNING id, doc"
+/* Several changes in one statement (a thread's deletion with its attachments,
+ * an erase batch): the rows of CTE `cr` (k, kind, thread_id, item_id,
+ * attachment_id, attachment), k = 1..count, are numbered after the user's
+ * head, which moves by their count under the same row lock as CHANGE's. */
+#define CHANGES_HEAD(cr)                                                                   \
+	"head AS (INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, c, " NOW_US \
+	" FROM (SELECT count(*) AS c FROM " cr ") k WHERE c > 0 ON CONFLICT (user_id) DO"  \
+	" UPDATE SET n = h.n + EXCLUDED.n, at_us = GREATEST(h.at_us, EXCLUDED.at_us)"      \
+	" RETURNING n, at_us, pg_notify('" CHANGES_CHANNEL "', n || ':' || $1))"
+#define CHANGES_INSERT(cr)                                                                 \
+	"INSERT INTO changes (user_id, n, kind, thread_id, item_id, attachment_id,"          \
+	" attachment, at_us) SELECT $1, head.n - (SELECT count(*) FROM " cr ") + c.k,"      \
+	" c.kind, c.thread_id, c.item_id, c.attachment_id, c.attachment, head.at_us"         \
+	" FROM head, " cr " c"
+#define CHANGES(cr) CHANGES_HEAD(cr) ", chg AS (" CHANGES_INSERT(cr) ")"
+/* attachment.deleted rows for CHANGES, from a CTE of deleted (id, doc) */
+#define ATTACHMENTS_DELETED(a)                                                             \
+	"SELECT row_number() OVER () AS k, text 'attachment.deleted' AS kind,"             \
+	" threadstore_jsonb(doc) ->> 'thread_id' AS thread_id, NULL::text AS item_id,"     \
+	" id AS attachment_id, doc AS attachment FROM " a
 
 /* ---- issue 13: erase, export, the sweep, the operator's user list ----
  * Erase and sweep statements each delete one bounded batch, found first
@@ -161,7 +199,8 @@ const struct query queries[Q_COUNT] = {
 		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2" LIVE
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false},
 	[Q_THREAD_PUT] = {"thread_put",
-		"INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
+		"WITH " CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL")
+		" INSERT INTO threads (user_id, id, created_us, seq, doc, updated_us, updated_seq, facets,"
 		" tsv, expires_us) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, " NOW_US ","
 		" nextval('threadstore_seq'), threadstore_facets($4),"
 		" threadstore_tsvector($5, threadstore_title($4)), NULLIF($6, '')::bigint)"
@@ -171,8 +210,11 @@ const struct query queries[Q_COUNT] = {
 		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT, 6, true},
 	/* The thread's attachments go with it (sql/013 attachments_by_thread). */
 	[Q_THREAD_DELETE] = {"thread_delete",
-		"WITH a AS (" ATTACHMENTS_OF("$2") ")"
-		" DELETE FROM threads WHERE user_id = $1 AND id = $2", 2, true},
+		"WITH a AS (" ATTACHMENTS_OF("$2") "),"
+		" d AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 RETURNING id),"
+		" cr AS (" ATTACHMENTS_DELETED("a") " UNION ALL SELECT (SELECT count(*) FROM a) + 1,"
+		" 'thread.deleted', $2, NULL, NULL, NULL FROM d), " CHANGES_HEAD("cr") " "
+		CHANGES_INSERT("cr"), 2, true},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
 		THREAD_FIRST("ASC"), 2, false},
 	[Q_THREADS_FIRST_DESC] = {"threads_first_desc",
@@ -186,7 +228,8 @@ const struct query queries[Q_COUNT] = {
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
 	[Q_ITEM_PUT] = {"item_put",
-		"WITH touch AS (" TOUCH("= $2") ") INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
+		"WITH touch AS (" TOUCH("= $2") "), "
+		CHANGE("true", "item.saved", "$2", "$3", "NULL", "NULL") " INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
 		" tsv) VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv", 6, true},
@@ -198,12 +241,14 @@ const struct query queries[Q_COUNT] = {
 		"WITH ins AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc, tsv)"
 		" VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO NOTHING RETURNING 1),"
-		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins))"
+		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins)), "
+		CHANGE("EXISTS (SELECT 1 FROM ins)", "item.added", "$2", "$3", "NULL", "NULL")
 		" SELECT EXISTS (SELECT 1 FROM ins), (SELECT doc = $5 FROM items"
 		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 6, true},
 	[Q_ITEM_DELETE] = {"item_delete",
 		"WITH d AS (DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3"
-		" RETURNING 1) " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d)", 3, true},
+		" RETURNING 1), " CHANGE("EXISTS (SELECT 1 FROM d)", "item.deleted", "$2", "$3",
+		"NULL", "NULL") " " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d)", 3, true},
 	[Q_ITEMS_FIRST_ASC] = {"items_first_asc",
 		ITEM_FIRST("ASC"), 4, false},
 	[Q_ITEMS_FIRST_DESC] = {"items_first_desc",
@@ -222,12 +267,16 @@ const struct query queries[Q_COUNT] = {
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
 		"WITH old AS (SELECT doc FROM attachments WHERE user_id = $1 AND id = $2),"
 		" touch AS (" TOUCH("IN (SELECT threadstore_jsonb($3::text) ->> 'thread_id'"
-		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") ")"
+		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") "), "
+		CHANGE("true", "attachment.saved", "threadstore_jsonb($3::text) ->> 'thread_id'",
+		"NULL", "$2", "NULL")
 		" INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true},
 	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
-		"WITH d AS (DELETE FROM attachments WHERE user_id = $1 AND id = $2 RETURNING doc) "
-		TOUCH("= (SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)"), 2, true},
+		"WITH d AS (DELETE FROM attachments WHERE user_id = $1 AND id = $2 RETURNING doc), "
+		CHANGE("EXISTS (SELECT 1 FROM d)", "attachment.deleted",
+		"(SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)", "NULL", "$2",
+		"(SELECT doc FROM d)") " " TOUCH("= (SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)"), 2, true},
 	/* Thread lists with order_by, filters or before= (T2_*): the order is
 	 * creation (C) or activity (U); FIRST, AFTER, and BEFORE (reversed scan). */
 	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(KC1, KC2, "ASC"), 4, false},
@@ -259,6 +308,38 @@ const struct query queries[Q_COUNT] = {
 	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false},
 	[Q_SEARCH_THREAD] = {"search_thread",
 		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false},
+	/* The caller's changes after number $2, $3 at most, with the user's head
+	 * and oldest retained number (feed.c decides 400/410 from them): always
+	 * one row at least, of NULL change columns when none follows. */
+	[Q_CHANGES_PAGE] = {"changes_page",
+		"SELECT h.n, (SELECT min(n) FROM changes WHERE user_id = $1), c.n, c.kind,"
+		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us"
+		" FROM (SELECT 1) x LEFT JOIN change_heads h ON h.user_id = $1"
+		" LEFT JOIN LATERAL (SELECT * FROM changes WHERE user_id = $1 AND n > $2"
+		" ORDER BY n LIMIT $3) c ON true ORDER BY c.n", 3, false},
+	/* Every user's changes after the key ($1 xid, $2 user, $3 n), in key order,
+	 * only those whose transaction's xid is below the snapshot's xmin: every
+	 * transaction that could still commit a smaller key has ended, so a reader
+	 * never passes a change that commits later (a long transaction delays the
+	 * feed, never breaks it). First column: the sweep's mark (410 below it). */
+	[Q_ADMIN_CHANGES] = {"admin_changes",
+		"SELECT (SELECT xid FROM change_sweeps), c.xid, c.user_id, c.n, c.kind,"
+		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us"
+		" FROM (SELECT 1) x LEFT JOIN LATERAL (SELECT * FROM changes"
+		" WHERE xid < pg_snapshot_xmin(pg_current_snapshot())"
+		" AND (xid, user_id COLLATE \"C\", n) > ($1::text::xid8, $2::text COLLATE \"C\", $3)"
+		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4) c ON true"
+		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 4, false, true},
+	/* Retention: up to $2 changes older than $1 (µs), oldest first; per user
+	 * that is a prefix of its numbers (at_us never goes back). Returns how
+	 * many went; the mark keeps the largest xid removed. */
+	[Q_CHANGES_SWEEP] = {"changes_sweep",
+		"WITH d AS (DELETE FROM changes c USING (SELECT user_id, n FROM changes"
+		" WHERE at_us < $1 ORDER BY at_us, user_id, n LIMIT $2) o"
+		" WHERE c.user_id = o.user_id AND c.n = o.n RETURNING c.xid),"
+		" m AS (UPDATE change_sweeps SET xid = GREATEST(xid, (SELECT max(xid) FROM d))"
+		" WHERE EXISTS (SELECT 1 FROM d))"
+		" SELECT count(*) FROM d", 2, true, true},
 	/* ---- issue 13 (see above the table) ---- */
 	[Q_ERASE_ITEMS] = {"erase_items",
 		"WITH b AS (SELECT ctid AS c, thread_id, id FROM items WHERE user_id = $1"
@@ -275,7 +356,8 @@ const struct query queries[Q_COUNT] = {
 		3, true},
 	[Q_ERASE_ATTACHMENTS] = {"erase_attachments",
 		"WITH b AS (SELECT ctid AS c, id FROM attachments WHERE user_id = $1 AND id > $2"
-		" ORDER BY id LIMIT $3), d AS (" BY_CTID("attachments", "b") " RETURNING doc)"
+		" ORDER BY id LIMIT $3), d AS (" BY_CTID("attachments", "b") " RETURNING id, doc),"
+		" cr AS (" ATTACHMENTS_DELETED("d") "), " CHANGES("cr")
 		" SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b), (SELECT count(*) FROM b)",
 		3, true},
 	/* The end of an erase: whatever the user wrote behind the keyset walks, in
@@ -285,8 +367,10 @@ const struct query queries[Q_COUNT] = {
 		"WITH bt AS (SELECT ctid AS c FROM threads WHERE user_id = $1 LIMIT $2),"
 		" ba AS (SELECT ctid AS c FROM attachments WHERE user_id = $1 LIMIT $2),"
 		" t AS (" BY_CTID("threads", "bt") " RETURNING 1),"
-		" a AS (" BY_CTID("attachments", "ba") " RETURNING doc)"
-		" SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a)", 2, true},
+		" a AS (" BY_CTID("attachments", "ba") " RETURNING id, doc),"
+		" cr AS (" ATTACHMENTS_DELETED("a") " UNION ALL SELECT 1, 'user.erased', NULL, NULL,"
+		" NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM t) AND NOT EXISTS (SELECT 1 FROM a)), "
+		CHANGES("cr") " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a)", 2, true},
 	/* GET /v1/me/export: the next live thread in creation order (one at a
 	 * time: its items follow it), (id, doc, created_us, seq) */
 	[Q_EXPORT_THREADS] = {"export_threads",
@@ -323,7 +407,9 @@ const struct query queries[Q_COUNT] = {
 		"WITH t AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 AND " SWEEPABLE
 		" RETURNING id), a AS (DELETE FROM attachments WHERE user_id = $1"
 		" AND threadstore_jsonb(doc) ->> 'thread_id' = $2 AND EXISTS (SELECT 1 FROM t)"
-		" RETURNING doc) SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a)", 3, true},
+		" RETURNING id, doc), cr AS (" ATTACHMENTS_DELETED("a") " UNION ALL SELECT"
+		" (SELECT count(*) FROM a) + 1, 'thread.deleted', $2, NULL, NULL, NULL FROM t), "
+		CHANGES("cr") " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a)", 3, true},
 	/* GET /admin/v1/users: users after $1 in id order (a skip scan over both
 	 * tables' primary keys), $2 = limit + 1; (user_id, threads, items,
 	 * attachments, activity us). Counts are of what is stored. */

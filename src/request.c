@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "admin.h"
 #include "arena.h"
 #include "auth.h"
 #include "conn.h"
@@ -240,7 +241,8 @@ void request_query(struct request *r, enum query_id qid, int n, const char *cons
 		   const int *lengths, request_result_fn on_result)
 {
 	struct server *s = server_of(r->conn);
-	if (n < 0 || n + 1 > DB_MAX_PARAMS || n + 1 != queries[qid].nparams) {
+	if (n < 0 || n + 1 > DB_MAX_PARAMS || n + 1 != queries[qid].nparams ||
+	    queries[qid].global) {
 		log_error("statement called with the wrong parameter count", "name=%s n=%d",
 			  queries[qid].name, n + 1);
 		request_error(r, 500, "internal", "internal error");
@@ -341,6 +343,27 @@ static void serve(struct request *r)
 			}
 			log_info("unauthorized", "reason=\"%s\"", why);
 			request_error(r, 401, "unauthorized", why);
+			return;
+		}
+	}
+	if (admin_path(r->match.path.p, r->match.path.n)) {
+		/* Without a token file the admin paths do not exist. */
+		enum admin_auth a = s->admin.enabled
+					? admin_check(&s->admin, buf_rptr(&h->authorization),
+						      buf_rlen(&h->authorization))
+					: ADMIN_MISSING;
+		if (!s->admin.enabled || found < 0) {
+			request_error(r, 404, "not_found", "no such route");
+			return;
+		}
+		if (a != ADMIN_OK) { /* the token is never logged, only the outcome */
+			log_info("admin unauthorized", "reason=%s",
+				 a == ADMIN_MISSING ? "no bearer token" : "wrong token");
+			if (a == ADMIN_MISSING)
+				request_error(r, 401, "unauthorized",
+					      "an admin bearer token is required");
+			else
+				request_error(r, 403, "forbidden", "not an admin token");
 			return;
 		}
 	}

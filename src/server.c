@@ -409,7 +409,7 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	server_host_init(s, loop, cfg);
 	if (uv_random(NULL, NULL, &s->instance_id, sizeof s->instance_id, 0, NULL) != 0)
 		s->instance_id = (uint32_t)uv_os_getpid();
-	if (auth_setup(&s->auth, cfg) < 0)
+	if (auth_setup(&s->auth, cfg) < 0 || admin_load(&s->admin, cfg->admin_token_file) < 0)
 		return -1;
 	if (db_pool_init(&s->pool, loop, cfg) < 0)
 		return -1;

@@ -47,14 +47,24 @@ static void check_params(void)
 		if (used != ((1u << (q->nparams + 1)) - 2u))
 			fprintf(stderr, "  %s: nparams %d, $n used 0x%x\n", q->name, q->nparams,
 				used);
-		/* every statement is scoped to the user in $1, but the few global ones */
-		bool insert = strncmp(q->sql, "INSERT INTO ", 12) == 0;
-		bool global = i == Q_SWEEP_LEASE || i == Q_SWEEP_EXPIRED || i == Q_SWEEP_RETAINED ||
-			      i == Q_ADMIN_USERS;
+		/* every statement is scoped to the user in $1, but the global ones
+		 * (admin feed and user list, the sweeps) that request_query refuses to run */
+		bool insert = strncmp(q->sql, "INSERT INTO ", 12) == 0 ||
+			      (strncmp(q->sql, "WITH head AS (INSERT INTO ", 26) == 0 &&
+			       strstr(q->sql, " SELECT $1, ") != NULL);
+		bool global = i == Q_ADMIN_CHANGES || i == Q_CHANGES_SWEEP || i == Q_SWEEP_LEASE ||
+			      i == Q_SWEEP_EXPIRED || i == Q_SWEEP_RETAINED || i == Q_ADMIN_USERS;
 		CHECK(q->global == global);
-		if (!global)
+		if (!q->global)
 			CHECK(insert ? strstr(q->sql, " (user_id, ") != NULL
 				     : strstr(q->sql, "user_id = $1") != NULL);
+		/* a write that records a change records it for $1 */
+		if (strstr(q->sql, "INSERT INTO changes ") != NULL)
+			CHECK(
+			    strstr(
+				q->sql,
+				"INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, ") !=
+			    NULL);
 	}
 	/* the counter itself */
 	bool bad = false;
