@@ -55,6 +55,9 @@ struct config {
 	const char *listen_database_url; /* the LISTEN connection's (direct, not via a pooler) */
 	int max_subscribers;		 /* change streams open at once, per instance */
 	size_t subscriber_buffer;	 /* bytes queued to one stream before it is closed */
+	/* retention (sweep.h) */
+	int retention_days;	    /* 0: threads are kept whatever their age */
+	unsigned sweep_interval_ms; /* between the sweep's passes */
 	/* dev-token */
 	const char *token_sub;
 	long token_ttl;

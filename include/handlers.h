@@ -28,6 +28,9 @@ void handle_search(struct request *r);
 /* issue 13: the caller's own data (handlers_me.c) and the operator's API (handlers_admin.c) */
 void handle_me_delete(struct request *r);
 void handle_me_export(struct request *r);
+void handle_admin_users(struct request *r);
+void handle_admin_user_delete(struct request *r);
+void handle_admin_user_export(struct request *r);
 
 /* The item stream of the exports (handlers_export.c): a thread's items, oldest
  * first, comma-separated, in keyset batches paced by the client; the last

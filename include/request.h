@@ -92,6 +92,10 @@ void request_error(struct request *r, int status, const char *code, const char *
  * gets the result (owning it). A refusal (no database, queue full) is answered 503 here. */
 void request_query(struct request *r, enum query_id qid, int n, const char *const *values,
 		   const int *lengths, request_result_fn on_result);
+/* Runs a global statement (queries.h: the operator's, over all users) with
+ * exactly its own parameters; anything else is a 500. */
+void request_query_global(struct request *r, enum query_id qid, int n, const char *const *values,
+			  const int *lengths, request_result_fn on_result);
 /* Answers a PGRES_FATAL_ERROR result: 503 for unavailability, else 500. Frees res. */
 void request_db_error(struct request *r, PGresult *res);
 /* Whether p[0..n) is text PostgreSQL takes: valid UTF-8, no NUL. */

@@ -33,6 +33,7 @@
 #include "db.h"
 #include "list.h"
 #include "metrics.h"
+#include "sweep.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -61,6 +62,7 @@ struct server {
 	bool closing_connections; /* after the drain delay: idle connections close */
 	int exit_code;
 	struct metrics metrics;
+	struct sweep sweep; /* expired and retained threads (sweep.h) */
 	uint64_t request_seq;	       /* for generated request ids */
 	uint32_t instance_id;	       /* random per process: ids from several instances differ */
 };

@@ -60,6 +60,7 @@ void handle_metrics(struct request *r)
 	auth_cache_stats(&s->auth, &g.token_cache_hits, &g.token_cache_misses);
 	struct buf text = {0};
 	metrics_render(&s->metrics, &g, router_route_count(), router_route_name, &text);
+	sweep_metrics(&s->sweep, &text);
 	struct reply *rep = request_reply_begin(r, 200);
 	rep->content_type = "text/plain; version=0.0.4";
 	reply_copy(rep, text.data, text.len);

@@ -237,10 +237,12 @@ static void on_query_done(void *owner, PGresult *res, enum db_status st)
 	r->on_result(r, res);
 }
 
+static void submit(struct request *r, enum query_id qid, int n, const char *const *v, const int *l,
+		   request_result_fn on_result);
+
 void request_query(struct request *r, enum query_id qid, int n, const char *const *values,
 		   const int *lengths, request_result_fn on_result)
 {
-	struct server *s = server_of(r->conn);
 	if (n < 0 || n + 1 > DB_MAX_PARAMS || n + 1 != queries[qid].nparams ||
 	    queries[qid].global) {
 		log_error("statement called with the wrong parameter count", "name=%s n=%d",
@@ -256,9 +258,28 @@ void request_query(struct request *r, enum query_id qid, int n, const char *cons
 		v[i + 1] = values[i];
 		l[i + 1] = lengths[i];
 	}
+	submit(r, qid, n + 1, v, l, on_result);
+}
+
+void request_query_global(struct request *r, enum query_id qid, int n, const char *const *values,
+			  const int *lengths, request_result_fn on_result)
+{
+	if (!queries[qid].global || n != queries[qid].nparams) {
+		log_error("not a global statement, or the wrong parameter count", "name=%s n=%d",
+			  queries[qid].name, n);
+		request_error(r, 500, "internal", "internal error");
+		return;
+	}
+	submit(r, qid, n, values, lengths, on_result);
+}
+
+static void submit(struct request *r, enum query_id qid, int n, const char *const *v, const int *l,
+		   request_result_fn on_result)
+{
+	struct server *s = server_of(r->conn);
 	r->on_result = on_result;
 	enum db_status st;
-	r->query = db_submit(&s->pool, qid, n + 1, v, l, on_query_done, r, &st);
+	r->query = db_submit(&s->pool, qid, n, v, l, on_query_done, r, &st);
 	if (r->query != NULL)
 		return;
 	if (st == DB_QUEUE_FULL) {

@@ -33,6 +33,13 @@ static const struct route routes[] = {
 	 .del = handle_me_delete},
 	{.pattern = "/v1/me/export", .name = "/v1/me/export", .auth = true, .allow = "GET",
 	 .get = handle_me_export},
+	/* the operator's (request.c checks --admin-token-file for every /admin path) */
+	{.pattern = "/admin/v1/users", .name = "/admin/v1/users", .allow = "GET",
+	 .get = handle_admin_users},
+	{.pattern = "/admin/v1/users/*", .name = "/admin/v1/users/{user_id}", .allow = "DELETE",
+	 .del = handle_admin_user_delete},
+	{.pattern = "/admin/v1/users/*/export", .name = "/admin/v1/users/{user_id}/export",
+	 .allow = "GET", .get = handle_admin_user_export},
 };
 /* clang-format on */
 

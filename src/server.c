@@ -194,6 +194,7 @@ static void maybe_finish(struct server *s)
 	if (s->closing_connections && s->nconns == 0 && !s->pool.closing) {
 		uv_timer_stop(&s->drain_timer);
 		auth_close(&s->auth); /* no request is left to verify; closes the JWKS fetcher */
+		sweep_stop(&s->sweep); /* before the pool: its statement is cancelled */
 		db_pool_close(&s->pool, on_pool_closed);
 	}
 }
@@ -428,6 +429,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	if (auth_start(&s->auth, loop, cfg) < 0)
 		return -1;
 	db_pool_start(&s->pool);
+	if (sweep_init(&s->sweep, loop, &s->pool, cfg, s->instance_id) != 0)
+		return -1;
+	sweep_start(&s->sweep, 1000); /* the pool is connecting; a refusal waits a pass */
 	if (uv_check_start(&s->start_check, on_start_check) != 0 ||
 	    uv_timer_start(&s->start_timer, on_start_timeout, START_WAIT_MS, 0) != 0)
 		return -1;
