@@ -16,10 +16,12 @@ static void on_result(void *owner, PGresult *res, enum db_status st);
 
 static void arm(struct sweep *w, enum sweep_step step, uint64_t ms);
 
-/* The lease outlives several passes and a slow one; renewed each third of it. */
+/* Three intervals (at least 10 s), renewed at each pass and each third of it
+ * within a long one: it lapses only when its holder stops sweeping. */
 static uint64_t lease_ms(const struct sweep *w)
 {
-	return 3ull * w->cfg->sweep_interval_ms + 30000;
+	uint64_t ms = 3ull * w->cfg->sweep_interval_ms;
+	return ms < 10000 ? 10000 : ms;
 }
 
 static void submit(struct sweep *w, enum query_id qid, int n, const char *const *v, const int *l)
