@@ -77,12 +77,12 @@ static void run(struct sweep *w)
 		/* renew first, then carry on where it was */
 		w->step = SWEEP_LEASE;
 	}
-	switch (w->step) {
-	case SWEEP_IDLE: /* a new pass */
+	if (w->step == SWEEP_IDLE) { /* a new pass */
 		w->source = SWEEP_EXPIRED;
 		w->more = false;
 		w->step = SWEEP_LEASE;
-		/* fall through */
+	}
+	switch (w->step) {
 	case SWEEP_LEASE: {
 		int ll = snprintf(lease, sizeof lease, "%llu", (unsigned long long)lease_ms(w));
 		const char *v[] = {w->owner, lease};
@@ -118,6 +118,7 @@ static void run(struct sweep *w)
 			submit(w, Q_SWEEP_THREAD, 3, v, l);
 		break;
 	}
+	case SWEEP_IDLE:
 	case SWEEP_STOPPED: break;
 	}
 }
