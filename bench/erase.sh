@@ -6,8 +6,8 @@
 #   bash bench/erase.sh [--pg-port P] [--rate R] [--connections N] [--duration S] [--rounds N]
 #
 # Each round: W1 alone (quiet), W1 while the big user's export streams to /dev/null, W1 while
-# the big user is erased; then the big user is put back from a copy made before the first erase
-# (and the tables vacuumed) for the next round. Prints loadgen's RESULT line of each phase, the
+# the big user is erased, W1 after (autovacuum cleans up then); then the big user is put back
+# from a copy made before the first erase (the tables vacuumed, a checkpoint) for the next round. Prints loadgen's RESULT line of each phase, the
 # export's and the erase's time, and the longest-running transaction of the service's backends
 # seen while the erase ran (sampled every 100 ms). Same data set options as run.sh.
 set -euo pipefail
@@ -79,7 +79,9 @@ restore() {
              INSERT INTO threads SELECT * FROM bench_erase_threads;
              INSERT INTO items SELECT * FROM bench_erase_items"
     fi
-    sql "VACUUM ANALYZE threads; VACUUM ANALYZE items; VACUUM ANALYZE attachments"
+    local t
+    for t in threads items attachments; do sql "VACUUM ANALYZE $t"; done
+    sql "CHECKPOINT" # the restore's writes are not flushed during the next phase
 }
 
 bench_service_start "$BIN" "$TMP/svc.log" --database-url "$URL" --jwt-secret "$SECRET" \
@@ -99,7 +101,8 @@ longest_xact() {
     while [ ! -e "$1" ]; do
         v=$(sql "SELECT COALESCE(round(max(extract(epoch FROM clock_timestamp() - xact_start))
                  * 1000), 0) FROM pg_stat_activity WHERE datname = current_database()
-                 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+                 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                 AND xact_start IS NOT NULL")
         (( v > max )) && max=$v
         sleep 0.1
     done
@@ -127,4 +130,5 @@ for r in $(seq "$ROUNDS"); do
     wait "$ERA"
     wait "$SAMPLER"
     echo "round $r $(cat "$TMP/erase") longest_xact_ms=$(cat "$TMP/xact")"
+    w1 "after-r$r" # autovacuum of what the erase left dead
 done

@@ -8,8 +8,10 @@
  * longer than one batch (a few milliseconds), and a 1,000,000-item user costs
  * other users one batch's place in a pipeline at a time. The phases:
  *
- *   ITEMS (keyset on the primary key) -> THREADS (keyset; cascades items
- *   written behind the item walk) -> ATTACHMENTS (keyset) -> FINAL
+ *   ITEMS (keyset in items_by_time order; each batch also walks over the
+ *   one before in both indexes the thread's cascade may use: queries.c)
+ *   -> THREADS (keyset; cascades items written behind the item
+ *   walk) -> ATTACHMENTS (keyset) -> FINAL
  *
  * FINAL deletes threads and attachments without a cursor, in one statement,
  * until one finds none: at that statement's snapshot the user had nothing
@@ -40,6 +42,9 @@
 #define EXPORT_ATT_BATCH 200
 #define EXPORT_ATT_BYTES (1 << 20)
 #define ID_MAX 256 /* ids are at most 255 bytes */
+/* An item key as JSON: ["<thread id, escaped: at most 6 bytes a byte>",created_us,seq] */
+#define ITEM_KEY_MAX (8 + 6 * ID_MAX + 2 * 24)
+#define ITEM_KEY_START "[\"\",-9223372036854775808,-1]" /* before every item */
 
 /* ---- erase ------------------------------------------------------------------------------ */
 
@@ -47,8 +52,11 @@ enum erase_phase { ERASE_ITEMS, ERASE_THREADS, ERASE_ATTACHMENTS, ERASE_FINAL };
 
 struct erase_state {
 	enum erase_phase phase;
-	char k1[ID_MAX], k2[ID_MAX]; /* the phase's keyset position (k2: items only) */
-	int k1len, k2len;
+	char k1[ID_MAX]; /* threads, attachments: the keyset position */
+	int k1len;
+	/* items: where the next batch starts (the start of the last one), and where the last
+	 * one ended (the start of the next but one) */
+	char from[ITEM_KEY_MAX], last[ITEM_KEY_MAX];
 	long threads, items, attachments;
 	int rounds;
 };
@@ -68,8 +76,10 @@ static void copy_key(char *dst, int *len, PGresult *res, int row, int col)
 static void next_phase(struct erase_state *e, enum erase_phase p)
 {
 	e->phase = p;
-	e->k1[0] = e->k2[0] = '\0';
-	e->k1len = e->k2len = 0;
+	e->k1[0] = '\0';
+	e->k1len = 0;
+	strcpy(e->from, ITEM_KEY_START);
+	strcpy(e->last, ITEM_KEY_START);
 }
 
 static void erase_done(struct request *r)
@@ -94,10 +104,20 @@ static void on_erase_batch(struct request *r, PGresult *res)
 	switch (e->phase) {
 	case ERASE_ITEMS:
 		e->items += deleted;
-		copy_key(e->k1, &e->k1len, res, 0, 1);
-		copy_key(e->k2, &e->k2len, res, 0, 2);
-		if (atol(PQgetvalue(res, 0, 3)) < ERASE_ITEMS_BATCH)
+		if (atol(PQgetvalue(res, 0, 2)) < ERASE_ITEMS_BATCH) {
 			next_phase(e, ERASE_THREADS);
+			break;
+		}
+		strcpy(e->from, e->last); /* one batch behind: it walks over this one's */
+		if (PQgetlength(res, 0, 1) >= ITEM_KEY_MAX) { /* cannot happen: ids are bounded */
+			PQclear(res);
+			request_error(r, 500, "internal", "an item key is too long");
+			return;
+		}
+		memcpy(e->last, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1) + 1);
+		/* this batch's keys, for the next one to walk over (r->scratch: freed with r) */
+		buf_reset(&r->scratch);
+		buf_append(&r->scratch, PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
 		break;
 	case ERASE_THREADS:
 	case ERASE_ATTACHMENTS:
@@ -137,8 +157,9 @@ static void erase_step(struct request *r)
 			  e->phase == ERASE_ITEMS ? ERASE_ITEMS_BATCH : ERASE_ROWS_BATCH);
 	switch (e->phase) {
 	case ERASE_ITEMS: {
-		const char *p[] = {e->k1, e->k2, n};
-		const int l[] = {e->k1len, e->k2len, nl};
+		bool keys = r->scratch.len > 0;
+		const char *p[] = {e->from, n, keys ? r->scratch.data : "[]"};
+		const int l[] = {(int)strlen(e->from), nl, keys ? (int)r->scratch.len : 2};
 		request_query(r, Q_ERASE_ITEMS, 3, p, l, on_erase_batch);
 		break;
 	}
