@@ -82,6 +82,7 @@ restore() {
     local t
     for t in threads items attachments; do sql "VACUUM ANALYZE $t"; done
     sql "CHECKPOINT" # the restore's writes are not flushed during the next phase
+    sleep 15         # and what else follows a big write (autovacuum's analyze) settles
 }
 
 bench_service_start "$BIN" "$TMP/svc.log" --database-url "$URL" --jwt-secret "$SECRET" \

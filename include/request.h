@@ -75,6 +75,8 @@ void request_keys_settled(void *server);
 
 /* ---- the request API ---- */
 struct server *request_server(struct request *r);
+/* fn(arg) runs when the request's memory goes (reply queued, or the conn closed). */
+void request_on_release(struct request *r, void (*fn)(void *), void *arg);
 /* The handler's state: `size` zeroed bytes in the arena, the same on every call. */
 void *request_state(struct request *r, size_t size);
 struct reply *request_reply_begin(struct request *r, int status);

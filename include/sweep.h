@@ -57,6 +57,7 @@ struct sweep {
 	int next;		       /* its next row */
 	bool more;		       /* the batch was full: fetch again */
 	struct buf walk_user, walk_id; /* the retention walk's position */
+	struct buf prev_ids;	       /* the victim's last batch of item ids (JSON) */
 	/* counters (metrics) */
 	unsigned long passes, threads, items, attachments, errors;
 	unsigned long pass_threads, pass_items, pass_attachments; /* this pass, for its log line */

@@ -4,9 +4,11 @@
  *
  * Erase: one bounded statement at a time (queries.c: Q_ERASE_*), each its own
  * transaction on a shared pipelined connection, the next sent when the last
- * one's result is in, so no lock, transaction or connection is held for
- * longer than one batch (a few milliseconds), and a 1,000,000-item user costs
- * other users one batch's place in a pipeline at a time. The phases:
+ * one's result is in and as long again has passed (ERASE_DUTY_PERCENT of
+ * one backend at most: a timer, closed with the request), so no lock,
+ * transaction or connection is held for longer than one batch (a few
+ * milliseconds), and a 1,000,000-item user costs other users one batch's
+ * place in a pipeline at a time and half a backend. The phases:
  *
  *   ITEMS (keyset in items_by_time order; each batch also walks over the
  *   one before in both indexes the thread's cascade may use: queries.c)
@@ -35,10 +37,12 @@
 #include "db.h"
 #include "handlers.h"
 #include "request.h"
+#include "server.h"
 
-#define ERASE_ITEMS_BATCH 1000
+#define ERASE_ITEMS_BATCH 500
 #define ERASE_ROWS_BATCH 500
 #define ERASE_FINAL_ROUNDS 100 /* past it the user is writing as fast as we erase: 503 */
+#define ERASE_DUTY_PERCENT 50  /* of the time, at most, with a statement of the erase running */
 #define EXPORT_ATT_BATCH 200
 #define EXPORT_ATT_BYTES (1 << 20)
 #define ID_MAX 256 /* ids are at most 255 bytes */
@@ -59,9 +63,52 @@ struct erase_state {
 	char from[ITEM_KEY_MAX], last[ITEM_KEY_MAX];
 	long threads, items, attachments;
 	int rounds;
+	uint64_t sent_ns;  /* when the statement in flight was sent */
+	uv_timer_t *pause; /* between two statements; closed when the request goes */
+	struct request *r;
 };
 
 static void erase_step(struct request *r);
+
+static void on_pause_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void pause_release(void *arg)
+{
+	struct erase_state *e = arg;
+	uv_close((uv_handle_t *)e->pause, on_pause_closed);
+}
+
+static void on_pause(uv_timer_t *t)
+{
+	struct erase_state *e = t->data;
+	erase_step(e->r);
+}
+
+/* The next statement once as long as the last one took has passed again. */
+static void erase_next(struct request *r, struct erase_state *e)
+{
+	uint64_t took_ms = (uv_hrtime() - e->sent_ns) / 1000000;
+	uint64_t wait = took_ms * (100 - ERASE_DUTY_PERCENT) / ERASE_DUTY_PERCENT;
+	if (wait == 0) {
+		erase_step(r);
+		return;
+	}
+	if (e->pause == NULL) {
+		e->pause = buf_xcalloc(1, sizeof *e->pause);
+		if (uv_timer_init(request_server(r)->loop, e->pause) != 0) {
+			free(e->pause);
+			e->pause = NULL;
+			erase_step(r);
+			return;
+		}
+		e->pause->data = e;
+		request_on_release(r, pause_release, e);
+	}
+	uv_timer_start(e->pause, on_pause, wait, 0);
+}
 
 static void copy_key(char *dst, int *len, PGresult *res, int row, int col)
 {
@@ -146,12 +193,13 @@ static void on_erase_batch(struct request *r, PGresult *res)
 	}
 	}
 	PQclear(res);
-	erase_step(r);
+	erase_next(r, e);
 }
 
 static void erase_step(struct request *r)
 {
 	struct erase_state *e = request_state(r, sizeof *e);
+	e->sent_ns = uv_hrtime();
 	char n[16];
 	int nl = snprintf(n, sizeof n, "%d",
 			  e->phase == ERASE_ITEMS ? ERASE_ITEMS_BATCH : ERASE_ROWS_BATCH);
@@ -183,6 +231,7 @@ static void erase_step(struct request *r)
 void handle_me_delete(struct request *r)
 {
 	struct erase_state *e = request_state(r, sizeof *e);
+	e->r = r;
 	next_phase(e, ERASE_ITEMS);
 	erase_step(r);
 }

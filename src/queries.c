@@ -427,14 +427,19 @@ const struct query queries[Q_COUNT] = {
 		" ORDER BY user_id, id LIMIT $4", 4, false, true},
 	/* One batch of a swept thread's items ($2 the thread, $4 rows), while the
 	 * thread is still sweepable: its row is locked, so an item written
-	 * meanwhile (its touch waits) makes the next batch find it active. In
-	 * items_by_time order from the start: each batch walks over the entries the
-	 * ones before deleted, marking them dead, for the thread's cascade. */
+	 * meanwhile (its touch waits) makes the next batch find it active. As the
+	 * erase's batches (Q_ERASE_ITEMS), each walks over the entries of the one
+	 * before, for the thread's cascade: in items_by_time from the thread's
+	 * start, and in the primary key by probing $5, the previous batch's ids.
+	 * (deleted, this batch's ids as JSON) */
 	[Q_SWEEP_ITEMS] = {"sweep_items",
 		"WITH t AS (SELECT 1 FROM threads WHERE user_id = $1 AND id = $2 AND " SWEEPABLE
-		" FOR UPDATE), b AS (SELECT ctid AS c FROM items WHERE user_id = $1"
-		" AND thread_id = $2 AND EXISTS (SELECT 1 FROM t) ORDER BY created_us, seq LIMIT $4),"
-		" d AS (" BY_CTID("items", "b") " RETURNING 1) SELECT count(*) FROM d", 4, true},
+		" FOR UPDATE), k AS (SELECT sum((SELECT count(*) FROM items i WHERE i.user_id = $1"
+		" AND i.thread_id = $2 AND i.id = x)) AS n FROM jsonb_array_elements_text($5::jsonb) x),"
+		" b AS (SELECT ctid AS c, id FROM items WHERE user_id = $1 AND thread_id = $2"
+		" AND EXISTS (SELECT 1 FROM t) ORDER BY created_us, seq LIMIT $4),"
+		" d AS (" BY_CTID("items", "b") " RETURNING 1) SELECT (SELECT count(*) FROM d),"
+		" (SELECT jsonb_agg(id) FROM b), (SELECT n FROM k)", 5, true},
 	/* The swept thread itself, if still sweepable, with its attachments: (threads, attachments) */
 	[Q_SWEEP_THREAD] = {"sweep_thread",
 		"WITH t AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 AND " SWEEPABLE

@@ -52,6 +52,7 @@ static void next_victim(struct sweep *w)
 		       PQgetvalue(w->victims, w->next, 2)[0] != 't')
 			w->next++;
 		if (w->next < n) {
+			buf_reset(&w->prev_ids); /* a new thread */
 			arm(w, SWEEP_ITEMS, SWEEP_PACE_MS);
 			return;
 		}
@@ -108,12 +109,13 @@ static void run(struct sweep *w)
 	case SWEEP_ITEMS:
 	case SWEEP_THREAD: {
 		PGresult *t = w->victims;
+		bool keys = w->step == SWEEP_ITEMS && w->prev_ids.len > 0;
 		const char *v[] = {PQgetvalue(t, w->next, 0), PQgetvalue(t, w->next, 1), days,
-				   SWEEP_ITEMS_BATCH};
+				   SWEEP_ITEMS_BATCH, keys ? w->prev_ids.data : "[]"};
 		const int l[] = {PQgetlength(t, w->next, 0), PQgetlength(t, w->next, 1), dl,
-				 (int)strlen(SWEEP_ITEMS_BATCH)};
+				 (int)strlen(SWEEP_ITEMS_BATCH), keys ? (int)w->prev_ids.len : 2};
 		if (w->step == SWEEP_ITEMS)
-			submit(w, Q_SWEEP_ITEMS, 4, v, l);
+			submit(w, Q_SWEEP_ITEMS, 5, v, l);
 		else
 			submit(w, Q_SWEEP_THREAD, 3, v, l);
 		break;
@@ -197,6 +199,8 @@ static void on_result(void *owner, PGresult *res, enum db_status st)
 		return;
 	case SWEEP_ITEMS: {
 		long k = atol(PQgetvalue(res, 0, 0));
+		buf_reset(&w->prev_ids); /* for the next batch to walk over */
+		buf_append(&w->prev_ids, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 		PQclear(res);
 		w->items += (unsigned long)k;
 		w->pass_items += (unsigned long)k;
@@ -255,6 +259,7 @@ void sweep_stop(struct sweep *w)
 	}
 	buf_free(&w->walk_user);
 	buf_free(&w->walk_id);
+	buf_free(&w->prev_ids);
 	uv_close((uv_handle_t *)&w->timer, on_closed);
 }
 

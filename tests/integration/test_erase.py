@@ -268,7 +268,7 @@ class Load:
 
 @needs_psql
 def test_big_user_erase_under_load(server, make_token, user_id):
-    bulk(user_id, 4, 5000, natts=1200)  # 20,000 items: 20 item batches, 3 attachment batches
+    bulk(user_id, 4, 5000, natts=1200)  # 20,000 items: 40 item batches, 3 attachment batches
     c = server.client(make_token(user_id))
     with Load(server, make_token) as load:
         r = c.delete("/v1/me")
