@@ -75,12 +75,19 @@ void feed_admin_cursor(struct buf *out, const char *xid, const char *u, size_t u
 	}
 }
 
-/* Up to 20 decimal digits, no sign or leading zero (but "0"). */
-static const char *decimal(const char *p, const char *end, char out[24])
+/* Up to 20 decimal digits, no sign or leading zero (but "0"), at most max
+ * (the column's range: a number past it is refused here, not by PostgreSQL). */
+static const char *decimal(const char *p, const char *end, char out[24], uint64_t max)
 {
 	size_t k = 0;
-	while (p + k < end && p[k] >= '0' && p[k] <= '9' && k < 20)
+	uint64_t v = 0;
+	while (p + k < end && p[k] >= '0' && p[k] <= '9' && k < 20) {
+		uint64_t d = (uint64_t)(p[k] - '0');
+		if (v > (max - d) / 10)
+			return NULL;
+		v = v * 10 + d;
 		k++;
+	}
 	if (k == 0 || (k > 1 && p[0] == '0'))
 		return NULL;
 	memcpy(out, p, k);
@@ -91,8 +98,9 @@ static const char *decimal(const char *p, const char *end, char out[24])
 int feed_admin_cursor_parse(const char *c, size_t cl, char xid[24], char n[24], struct buf *user)
 {
 	const char *p = c, *end = c + cl;
-	if ((p = decimal(p, end, xid)) == NULL || p == end || *p++ != '.' ||
-	    (p = decimal(p, end, n)) == NULL || p == end || *p++ != '.')
+	/* xid: an xid8 (unsigned 64 bits); n: a bigint */
+	if ((p = decimal(p, end, xid, UINT64_MAX)) == NULL || p == end || *p++ != '.' ||
+	    (p = decimal(p, end, n, INT64_MAX)) == NULL || p == end || *p++ != '.')
 		return -1;
 	if ((end - p) % 2 != 0 || end - p > 2 * 255)
 		return -1;
