@@ -113,6 +113,11 @@ int feed_admin_cursor_parse(const char *c, size_t cl, char xid[24], char n[24], 
 	return request_text_ok(user->data, user->len) ? 0 : -1;
 }
 
+int feed_scanned(PGresult *res, int col, int kept)
+{
+	return kept > 0 && !PQgetisnull(res, 0, col) ? atoi(PQgetvalue(res, 0, col)) : kept;
+}
+
 /* ---- event text --------------------------------------------------------------------------- */
 
 static void json_str_or_null(struct buf *out, PGresult *res, int i, int col)
@@ -169,6 +174,11 @@ void feed_sse_event(struct buf *out, const char *id, const char *kind, const cha
 		}
 	}
 	buf_putc(out, '\n');
+}
+
+int feed_batch_budget(const struct feed *f, char out[24])
+{
+	return snprintf(out, 24, "%zu", f->cfg->subscriber_buffer);
 }
 
 /* ---- groups -------------------------------------------------------------------------------- */
@@ -230,6 +240,7 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st, uint64_
 	int64_t head = rows > 0 && !PQgetisnull(res, 0, 0) ? atoll(PQgetvalue(res, 0, 0)) : 0;
 	int64_t lo = rows > 0 && !PQgetisnull(res, 0, 1) ? atoll(PQgetvalue(res, 0, 1)) : 0;
 	int nch = rows > 0 && PQgetisnull(res, 0, 2) ? 0 : rows;
+	int scanned = feed_scanned(res, 9, nch); /* more than nch: cut by bytes */
 	/* The events once, as SSE text; off[i] is where change i starts. */
 	struct buf ev = {0};
 	size_t *off = buf_xcalloc((size_t)nch + 1, sizeof *off);
@@ -274,7 +285,7 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st, uint64_
 	free(num);
 	g->busy = false;
 	/* Another round: the batch was full, or more was announced than seen. */
-	if (g->nsubs > 0 && (nch == FEED_BATCH || g->stale || g->dirty))
+	if (g->nsubs > 0 && (scanned == FEED_BATCH || scanned > nch || g->stale || g->dirty))
 		group_fetch(f, g);
 	else if (g->nsubs == 0)
 		group_free(f, g);
@@ -297,16 +308,17 @@ static void group_fetch(struct feed *f, struct feed_group *g)
 	}
 	if (min < 0)
 		return; /* nobody is live yet: each catches up on its own */
-	char after[24], lim[16];
+	char after[24], lim[16], budget[24];
 	int al = snprintf(after, sizeof after, "%" PRId64, min);
 	int ll = snprintf(lim, sizeof lim, "%d", FEED_BATCH);
-	const char *v[] = {g->user, after, lim};
-	const int l[] = {(int)g->user_len, al, ll};
+	int bl = feed_batch_budget(f, budget);
+	const char *v[] = {g->user, after, lim, budget};
+	const int l[] = {(int)g->user_len, al, ll, bl};
 	enum db_status st;
 	g->stale = false;
 	g->dirty = false;
 	g->query_after = min;
-	g->query = db_submit(f->pool, Q_CHANGES_PAGE, 3, v, l, on_group_rows, g, &st);
+	g->query = db_submit(f->pool, Q_CHANGES_PAGE, 4, v, l, on_group_rows, g, &st);
 	if (g->query == NULL) {
 		f->stats.fetch_errors++;
 		g->stale = true; /* no database now: the tick tries again */
