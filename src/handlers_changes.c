@@ -268,13 +268,57 @@ static void sse_fetch(struct request *r)
 	request_query(r, Q_CHANGES_PAGE, 3, p, l, on_sse_rows);
 }
 
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Whether a weight ("q=0.5") in [p, end) is zero: "0", "0." or "0.0..." */
+static bool zero_weight(const char *p, const char *end)
+{
+	if (p == end || *p++ != '0')
+		return false;
+	if (p < end && *p == '.')
+		p++;
+	while (p < end && *p == '0')
+		p++;
+	return p == end;
+}
+
+/* Whether Accept lists text/event-stream (any case, optional white space and
+ * parameters) with a weight that is not 0: "text/event-stream;q=0" refuses it
+ * (RFC 9110 12.5.1), and "text/event-streamx" is another type. */
 static bool wants_events(const struct http_req *h)
 {
-	const char *p = buf_rptr(&h->accept);
-	size_t n = buf_rlen(&h->accept), k = strlen("text/event-stream");
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(p + i, "text/event-stream", k) == 0)
+	static const char type[] = "text/event-stream";
+	const size_t k = sizeof type - 1;
+	const char *p = buf_rptr(&h->accept), *end = p + buf_rlen(&h->accept);
+	while (p < end) {
+		const char *e = memchr(p, ',', (size_t)(end - p));
+		e = e ? e : end;
+		while (p < e && is_ows(*p))
+			p++;
+		const char *t = p;
+		while (p < e && *p != ';' && !is_ows(*p))
+			p++;
+		bool match = (size_t)(p - t) == k && strncasecmp(t, type, k) == 0;
+		bool refused = false;
+		while (match && p < e) { /* the parameters: ; name=value */
+			while (p < e && (is_ows(*p) || *p == ';'))
+				p++;
+			const char *v = p;
+			while (p < e && *p != ';')
+				p++;
+			const char *ve = p;
+			while (ve > v && is_ows(ve[-1]))
+				ve--;
+			if (ve - v >= 2 && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+				refused = zero_weight(v + 2, ve);
+		}
+		if (match && !refused)
 			return true;
+		p = e < end ? e + 1 : end;
+	}
 	return false;
 }
 
