@@ -145,6 +145,13 @@ void feed_sub_leave(struct feed *f, struct feed_sub *s);
 int feed_cursor(const char *u, size_t ul, int64_t n, char out[FEED_CURSOR_MAX]);
 /* Its number, or -1 when it is not one of this user's cursors. */
 int64_t feed_cursor_parse(const char *u, size_t ul, const char *c, size_t cl);
+/* How many changes the LIMIT of a change statement (queries.c's
+ * CHANGES_CAPPED) found: more than the rows kept when it was cut by bytes. */
+int feed_scanned(PGresult *res, int col, int kept);
+/* A stream's batch of changes is bounded by bytes as well as by FEED_BATCH:
+ * its attachment documents total at most --subscriber-buffer (but one change
+ * always): the budget parameter of Q_CHANGES_PAGE. Returns its length. */
+int feed_batch_budget(const struct feed *f, char out[24]);
 /* The admin feed's cursor (xid, user, n): hex fields; out is grown. */
 void feed_admin_cursor(struct buf *out, const char *xid, const char *u, size_t ul, const char *n);
 /* Splits an admin cursor: decimal xid and n, the user (decoded, into user). -1: not ours. */

@@ -12,6 +12,12 @@
 
 #define ADMIN_MAX_TOKEN 4096
 
+/* White space around a token, in the file as in the header (HTTP's OWS). */
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
 int admin_load(struct admin *a, const char *path)
 {
 	memset(a, 0, sizeof *a);
@@ -22,20 +28,23 @@ int admin_load(struct admin *a, const char *path)
 		log_error("admin token file unreadable", "path=%s errno=%d", path, errno);
 		return -1;
 	}
-	char line[ADMIN_MAX_TOKEN + 2];
+	char line[ADMIN_MAX_TOKEN + 3]; /* the longest token, "\r\n", NUL */
 	int rc = 0;
 	while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
 		size_t n = strlen(line);
-		if (n == sizeof line - 1 && line[n - 1] != '\n') {
+		bool cut = n == sizeof line - 1 && line[n - 1] != '\n';
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || blank(line[n - 1])))
+			n--;
+		size_t from = 0;
+		while (from < n && blank(line[from]))
+			from++;
+		if (cut || n - from > ADMIN_MAX_TOKEN) {
 			log_error("admin token file", "path=%s reason=\"a token over %d bytes\"",
 				  path, ADMIN_MAX_TOKEN);
 			rc = -1;
 			break;
 		}
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
-				 line[n - 1] == '\t'))
-			n--;
-		if (n == 0)
+		if (from == n)
 			continue;
 		if (a->ntokens == ADMIN_MAX_TOKENS) {
 			log_error("admin token file", "path=%s reason=\"more than %d tokens\"",
@@ -43,7 +52,7 @@ int admin_load(struct admin *a, const char *path)
 			rc = -1;
 			break;
 		}
-		SHA256((const unsigned char *)line, n, a->digest[a->ntokens++]);
+		SHA256((const unsigned char *)line + from, n - from, a->digest[a->ntokens++]);
 	}
 	OPENSSL_cleanse(line, sizeof line);
 	if (ferror(f))
@@ -63,11 +72,11 @@ enum admin_auth admin_check(const struct admin *a, const char *authz, size_t n)
 		return ADMIN_MISSING;
 	const char *tok = authz + 7;
 	size_t tl = n - 7;
-	while (tl > 0 && *tok == ' ') {
+	while (tl > 0 && blank(*tok)) {
 		tok++;
 		tl--;
 	}
-	while (tl > 0 && tok[tl - 1] == ' ')
+	while (tl > 0 && blank(tok[tl - 1]))
 		tl--;
 	if (tl == 0)
 		return ADMIN_MISSING;

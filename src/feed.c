@@ -75,12 +75,19 @@ void feed_admin_cursor(struct buf *out, const char *xid, const char *u, size_t u
 	}
 }
 
-/* Up to 20 decimal digits, no sign or leading zero (but "0"). */
-static const char *decimal(const char *p, const char *end, char out[24])
+/* Up to 20 decimal digits, no sign or leading zero (but "0"), at most max
+ * (the column's range: a number past it is refused here, not by PostgreSQL). */
+static const char *decimal(const char *p, const char *end, char out[24], uint64_t max)
 {
 	size_t k = 0;
-	while (p + k < end && p[k] >= '0' && p[k] <= '9' && k < 20)
+	uint64_t v = 0;
+	while (p + k < end && p[k] >= '0' && p[k] <= '9' && k < 20) {
+		uint64_t d = (uint64_t)(p[k] - '0');
+		if (v > (max - d) / 10)
+			return NULL;
+		v = v * 10 + d;
 		k++;
+	}
 	if (k == 0 || (k > 1 && p[0] == '0'))
 		return NULL;
 	memcpy(out, p, k);
@@ -91,8 +98,9 @@ static const char *decimal(const char *p, const char *end, char out[24])
 int feed_admin_cursor_parse(const char *c, size_t cl, char xid[24], char n[24], struct buf *user)
 {
 	const char *p = c, *end = c + cl;
-	if ((p = decimal(p, end, xid)) == NULL || p == end || *p++ != '.' ||
-	    (p = decimal(p, end, n)) == NULL || p == end || *p++ != '.')
+	/* xid: an xid8 (unsigned 64 bits); n: a bigint */
+	if ((p = decimal(p, end, xid, UINT64_MAX)) == NULL || p == end || *p++ != '.' ||
+	    (p = decimal(p, end, n, INT64_MAX)) == NULL || p == end || *p++ != '.')
 		return -1;
 	if ((end - p) % 2 != 0 || end - p > 2 * 255)
 		return -1;
@@ -103,6 +111,11 @@ int feed_admin_cursor_parse(const char *c, size_t cl, char xid[24], char n[24], 
 		buf_putc(user, (char)(hi << 4 | lo));
 	}
 	return request_text_ok(user->data, user->len) ? 0 : -1;
+}
+
+int feed_scanned(PGresult *res, int col, int kept)
+{
+	return kept > 0 && !PQgetisnull(res, 0, col) ? atoi(PQgetvalue(res, 0, col)) : kept;
 }
 
 /* ---- event text --------------------------------------------------------------------------- */
@@ -161,6 +174,11 @@ void feed_sse_event(struct buf *out, const char *id, const char *kind, const cha
 		}
 	}
 	buf_putc(out, '\n');
+}
+
+int feed_batch_budget(const struct feed *f, char out[24])
+{
+	return snprintf(out, 24, "%zu", f->cfg->subscriber_buffer);
 }
 
 /* ---- groups -------------------------------------------------------------------------------- */
@@ -222,6 +240,7 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st, uint64_
 	int64_t head = rows > 0 && !PQgetisnull(res, 0, 0) ? atoll(PQgetvalue(res, 0, 0)) : 0;
 	int64_t lo = rows > 0 && !PQgetisnull(res, 0, 1) ? atoll(PQgetvalue(res, 0, 1)) : 0;
 	int nch = rows > 0 && PQgetisnull(res, 0, 2) ? 0 : rows;
+	int scanned = feed_scanned(res, 9, nch); /* more than nch: cut by bytes */
 	/* The events once, as SSE text; off[i] is where change i starts. */
 	struct buf ev = {0};
 	size_t *off = buf_xcalloc((size_t)nch + 1, sizeof *off);
@@ -276,7 +295,7 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st, uint64_
 	free(num);
 	g->busy = false;
 	/* Another round: the batch was full, or more was announced than seen. */
-	if (g->nsubs > 0 && (nch == FEED_BATCH || g->stale || g->dirty))
+	if (g->nsubs > 0 && (scanned == FEED_BATCH || scanned > nch || g->stale || g->dirty))
 		group_fetch(f, g);
 	else if (g->nsubs == 0)
 		group_free(f, g);
@@ -299,16 +318,17 @@ static void group_fetch(struct feed *f, struct feed_group *g)
 	}
 	if (min < 0)
 		return; /* nobody is live yet: each catches up on its own */
-	char after[24], lim[16];
+	char after[24], lim[16], budget[24];
 	int al = snprintf(after, sizeof after, "%" PRId64, min);
 	int ll = snprintf(lim, sizeof lim, "%d", FEED_BATCH);
-	const char *v[] = {g->user, after, lim};
-	const int l[] = {(int)g->user_len, al, ll};
+	int bl = feed_batch_budget(f, budget);
+	const char *v[] = {g->user, after, lim, budget};
+	const int l[] = {(int)g->user_len, al, ll, bl};
 	enum db_status st;
 	g->stale = false;
 	g->dirty = false;
 	g->query_after = min;
-	g->query = db_submit(f->pool, Q_CHANGES_PAGE, 3, v, l, on_group_rows, g, &st);
+	g->query = db_submit(f->pool, Q_CHANGES_PAGE, 4, v, l, on_group_rows, g, &st);
 	if (g->query == NULL) {
 		f->stats.fetch_errors++;
 		g->stale = true; /* no database now: the tick tries again */

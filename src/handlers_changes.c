@@ -126,9 +126,10 @@ static void on_page(struct request *r, PGresult *res)
 		return;
 	}
 	int n = change_rows(res);
-	bool more = n > r->limit;
-	if (more)
+	int scanned = feed_scanned(res, 9, n);
+	if (n > r->limit)
 		n = r->limit;
+	bool more = scanned > n; /* past the limit, or cut by bytes */
 	struct buf body = {0}, json = {0};
 	char cur[FEED_CURSOR_MAX];
 	buf_puts(&body, "{\"data\":[");
@@ -215,7 +216,8 @@ static void on_sse_rows(struct request *r, PGresult *res)
 		return;
 	}
 	int n = change_rows(res);
-	st->more = n == FEED_BATCH;
+	int scanned = feed_scanned(res, 9, n);
+	st->more = scanned == FEED_BATCH || scanned > n; /* full, or cut by bytes */
 	struct buf ev = {0}, json = {0};
 	char cur[FEED_CURSOR_MAX];
 	int64_t last = after;
@@ -257,21 +259,66 @@ static void on_sse_rows(struct request *r, PGresult *res)
 static void sse_fetch(struct request *r)
 {
 	struct changes_state *st = r->state;
-	char after[24], lim[16];
+	char after[24], lim[16], budget[24];
 	int al = snprintf(after, sizeof after, "%" PRId64, st->sub.cursor);
 	int ll = snprintf(lim, sizeof lim, "%d", FEED_BATCH);
-	const char *p[] = {after, lim};
-	const int l[] = {al, ll};
-	request_query(r, Q_CHANGES_PAGE, 2, p, l, on_sse_rows);
+	int bl = feed_batch_budget(feed_of(r), budget);
+	const char *p[] = {after, lim, budget};
+	const int l[] = {al, ll, bl};
+	request_query(r, Q_CHANGES_PAGE, 3, p, l, on_sse_rows);
 }
 
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Whether a weight ("q=0.5") in [p, end) is zero: "0", "0." or "0.0..." */
+static bool zero_weight(const char *p, const char *end)
+{
+	if (p == end || *p++ != '0')
+		return false;
+	if (p < end && *p == '.')
+		p++;
+	while (p < end && *p == '0')
+		p++;
+	return p == end;
+}
+
+/* Whether Accept lists text/event-stream (any case, optional white space and
+ * parameters) with a weight that is not 0: "text/event-stream;q=0" refuses it
+ * (RFC 9110 12.5.1), and "text/event-streamx" is another type. */
 static bool wants_events(const struct http_req *h)
 {
-	const char *p = buf_rptr(&h->accept);
-	size_t n = buf_rlen(&h->accept), k = strlen("text/event-stream");
-	for (size_t i = 0; i + k <= n; i++)
-		if (strncasecmp(p + i, "text/event-stream", k) == 0)
+	static const char type[] = "text/event-stream";
+	const size_t k = sizeof type - 1;
+	const char *p = buf_rptr(&h->accept), *end = p + buf_rlen(&h->accept);
+	while (p < end) {
+		const char *e = memchr(p, ',', (size_t)(end - p));
+		e = e ? e : end;
+		while (p < e && is_ows(*p))
+			p++;
+		const char *t = p;
+		while (p < e && *p != ';' && !is_ows(*p))
+			p++;
+		bool match = (size_t)(p - t) == k && strncasecmp(t, type, k) == 0;
+		bool refused = false;
+		while (match && p < e) { /* the parameters: ; name=value */
+			while (p < e && (is_ows(*p) || *p == ';'))
+				p++;
+			const char *v = p;
+			while (p < e && *p != ';')
+				p++;
+			const char *ve = p;
+			while (ve > v && is_ows(ve[-1]))
+				ve--;
+			if (ve - v >= 2 && (v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+				refused = zero_weight(v + 2, ve);
+		}
+		if (match && !refused)
 			return true;
+		p = e < end ? e + 1 : end;
+	}
 	return false;
 }
 
@@ -285,12 +332,14 @@ void handle_changes(struct request *r)
 	st->after = after;
 	r->limit = limit;
 	if (!wants_events(r->http) || r->http->head) {
-		char a[24], lim[16];
+		/* bounded by --max-page-bytes of attachment documents, as items are */
+		char a[24], lim[16], budget[24];
 		int al = snprintf(a, sizeof a, "%" PRId64, after);
 		int ll = snprintf(lim, sizeof lim, "%d", limit + 1);
-		const char *p[] = {a, lim};
-		const int l[] = {al, ll};
-		request_query(r, Q_CHANGES_PAGE, 2, p, l, on_page);
+		int bl = page_budget_param(r, budget);
+		const char *p[] = {a, lim, budget};
+		const int l[] = {al, ll, bl};
+		request_query(r, Q_CHANGES_PAGE, 3, p, l, on_page);
 		return;
 	}
 	struct feed *f = feed_of(r);
@@ -349,9 +398,10 @@ static void on_admin_page(struct request *r, PGresult *res)
 		return;
 	}
 	int n = PQntuples(res) == 1 && PQgetisnull(res, 0, 1) ? 0 : PQntuples(res);
-	bool more = n > r->limit;
-	if (more)
+	int scanned = feed_scanned(res, 10, n);
+	if (n > r->limit)
 		n = r->limit;
+	bool more = scanned > n; /* past the limit, or cut by bytes */
 	struct buf body = {0}, cur = {0};
 	buf_puts(&body, "{\"data\":[");
 	for (int i = 0; i < n; i++) {
@@ -415,9 +465,10 @@ void handle_admin_changes(struct request *r)
 	}
 	buf_free(&v);
 	r->limit = limit;
-	char lim[16];
+	char lim[16], budget[24];
 	int ll = snprintf(lim, sizeof lim, "%d", limit + 1);
-	const char *p[] = {a->xid, a->user.data ? a->user.data : "", a->n, lim};
-	const int l[] = {(int)strlen(a->xid), (int)a->user.len, (int)strlen(a->n), ll};
-	request_query_global(r, Q_ADMIN_CHANGES, 4, p, l, on_admin_page);
+	int bl = page_budget_param(r, budget);
+	const char *p[] = {a->xid, a->user.data ? a->user.data : "", a->n, lim, budget};
+	const int l[] = {(int)strlen(a->xid), (int)a->user.len, (int)strlen(a->n), ll, bl};
+	request_query_global(r, Q_ADMIN_CHANGES, 5, p, l, on_admin_page);
 }

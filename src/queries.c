@@ -34,6 +34,16 @@
 
 #define ORDER(dir) "created_us " dir ", seq " dir
 
+/* The change feed's CAPPED: the first change and then changes while their
+ * attachment documents total at most the budget; `scanned` says how many the
+ * LIMIT found (more than kept: the batch was cut by bytes). */
+#define CHANGES_CAPPED(rows, order, budget)                                                \
+	"SELECT * FROM (SELECT *,"                                                         \
+	" sum(coalesce(octet_length(attachment), 0)) OVER w AS cum,"                       \
+	" row_number() OVER w AS rn, count(*) OVER () AS scanned FROM (" rows ") p"        \
+	" WINDOW w AS (ORDER BY " order " ROWS UNBOUNDED PRECEDING)) b"                   \
+	" WHERE rn = 1 OR cum <= " budget
+
 /* The v1 thread list, the hottest statement (W1), is not CAPPED: the byte
  * window cost it 0.67x the throughput (bench/compare.sh), and thread
  * documents are metadata. Its third column is NULL (never cut). */
@@ -397,10 +407,11 @@ const struct query queries[Q_ALL] = {
 	 * one row at least, of NULL change columns when none follows. */
 	[Q_CHANGES_PAGE] = {"changes_page",
 		"SELECT h.n, (SELECT min(n) FROM changes WHERE user_id = $1), c.n, c.kind,"
-		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us"
+		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us, c.scanned"
 		" FROM (SELECT 1) x LEFT JOIN change_heads h ON h.user_id = $1"
-		" LEFT JOIN LATERAL (SELECT * FROM changes WHERE user_id = $1 AND n > $2"
-		" ORDER BY n LIMIT $3) c ON true ORDER BY c.n", 3, false, false},
+		" LEFT JOIN LATERAL (" CHANGES_CAPPED("SELECT * FROM changes WHERE user_id = $1"
+		" AND n > $2 ORDER BY n LIMIT $3", "n", "$4") ") c ON true ORDER BY c.n",
+		4, false, false},
 	/* Every user's changes after the key ($1 xid, $2 user, $3 n), in key order,
 	 * only those whose transaction's xid is below the snapshot's xmin: every
 	 * transaction that could still commit a smaller key has ended, so a reader
@@ -408,12 +419,13 @@ const struct query queries[Q_ALL] = {
 	 * feed, never breaks it). First column: the sweep's mark (410 below it). */
 	[Q_ADMIN_CHANGES] = {"admin_changes",
 		"SELECT (SELECT xid FROM change_sweeps), c.xid, c.user_id, c.n, c.kind,"
-		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us"
-		" FROM (SELECT 1) x LEFT JOIN LATERAL (SELECT * FROM changes"
+		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us, c.scanned"
+		" FROM (SELECT 1) x LEFT JOIN LATERAL (" CHANGES_CAPPED("SELECT * FROM changes"
 		" WHERE xid < pg_snapshot_xmin(pg_current_snapshot())"
 		" AND (xid, user_id COLLATE \"C\", n) > ($1::text::xid8, $2::text COLLATE \"C\", $3)"
-		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4) c ON true"
-		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 4, false, true},
+		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4",
+		"xid, user_id COLLATE \"C\", n", "$5") ") c ON true"
+		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 5, false, true},
 	/* The users who wrote ($1: "user\n..." or "*" for everyone), to every
 	 * instance's LISTEN: one short transaction for a batch of writes, which
 	 * need not wait for its WAL flush (nothing of it must survive a crash:

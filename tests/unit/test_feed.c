@@ -51,8 +51,18 @@ static void admin_cursors(void)
 	CHECK(strcmp(xid, "12345") == 0 && strcmp(n, "7") == 0);
 	CHECK(user.len == sizeof u - 1 && memcmp(user.data, u, user.len) == 0);
 	CHECK(strspn(c.data, "0123456789abcdef.") == c.len); /* safe in a URL as it is */
-	const char *bad[] = {"",      "1",     "1.2",	"1.2.x",  "1.2.abc",
-			     "01.2.", "1.02.", "-1.2.", "1.2.00", "123456789012345678901.2.",
+	const char *bad[] = {"",
+			     "1",
+			     "1.2",
+			     "1.2.x",
+			     "1.2.abc",
+			     "01.2.",
+			     "1.02.",
+			     "-1.2.",
+			     "1.2.00",
+			     "123456789012345678901.2.",
+			     "18446744073709551616.1.",
+			     "1.9223372036854775808.",
 			     NULL};
 	for (const char *const *b = bad; *b; b++) {
 		buf_reset(&user);
@@ -60,6 +70,9 @@ static void admin_cursors(void)
 	}
 	buf_reset(&user);
 	CHECK(feed_admin_cursor_parse("0.0.", 4, xid, n, &user) == 0 && user.len == 0);
+	buf_reset(&user);
+	CHECK(feed_admin_cursor_parse("18446744073709551615.9223372036854775807.", 41, xid, n,
+				      &user) == 0);
 	buf_free(&c);
 	buf_free(&user);
 }
