@@ -74,7 +74,7 @@
 	" FOR KEY SHARE) t WHERE a.user_id = $1 AND a.thread_id = t.id"
 #define ACTIVITY_PUT                                                                       \
 	"INSERT INTO thread_activity (user_id, thread_id, updated_us, updated_seq, facets)" \
-	" VALUES ($1, $2, " NOW_US ", nextval('threadstore_seq'), (SELECT f FROM f))"      \
+	" SELECT $1, $2, " NOW_US ", nextval('threadstore_seq'), facets FROM t"            \
 	" ON CONFLICT (user_id, thread_id) DO UPDATE SET updated_us = EXCLUDED.updated_us," \
 	" updated_seq = EXCLUDED.updated_seq, facets = EXCLUDED.facets"
 /* Thread lists: t the thread, a its activity. The creation order reads the
@@ -197,16 +197,20 @@ const struct query queries[Q_ALL] = {
 		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2"
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false, false},
 	/* The thread and its activity row (ACTIVITY_PUT): the threads' columns
-	 * updated_us/updated_seq are an older binary's (sql/008). */
+	 * updated_us/updated_seq are an older binary's (sql/008). The thread in
+	 * a CTE, its activity the main statement, from the thread's facets: Citus
+	 * plans no subquery in an INSERT's VALUES, and runs each CTE as its own
+	 * statement on the worker, in the order listed, before the main one (an
+	 * activity row before its thread would fail the foreign key there). Lock
+	 * order as every write: the thread, then its activity, then the head. */
 	[Q_THREAD_PUT] = {"thread_put",
-		"WITH f AS MATERIALIZED (SELECT threadstore_facets($4) AS f), a AS (" ACTIVITY_PUT "), "
-		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL")
-		" INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv)"
-		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, (SELECT f FROM f),"
+		"WITH t AS (INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv)"
+		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, threadstore_facets($4),"
 		" threadstore_tsvector($5, threadstore_title($4)))"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
-		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv", 5, true, false},
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv RETURNING facets), "
+		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL") " " ACTIVITY_PUT, 5, true, false},
 	[Q_THREAD_DELETE] = {"thread_delete",
 		"WITH d AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 RETURNING 1), "
 		HEAD("EXISTS (SELECT 1 FROM d)") " "
@@ -320,12 +324,18 @@ const struct query queries[Q_ALL] = {
 	 * only those whose transaction's xid is below the snapshot's xmin: every
 	 * transaction that could still commit a smaller key has ended, so a reader
 	 * never passes a change that commits later (a long transaction delays the
-	 * feed, never breaks it). First column: the sweep's mark (410 below it). */
+	 * feed, never breaks it). First column: the sweep's mark (410 below it).
+	 * The xmin is read through change_sweeps: on Citus that table stays on
+	 * the coordinator (citus.c), so the xmin is the coordinator's, whose xids
+	 * the changes' default holds (Citus evaluates it there: the record is an
+	 * INSERT ... SELECT pulled to the coordinator); pg_current_snapshot()
+	 * beside the distributed table would run on each worker, in another xid
+	 * space. */
 	[Q_ADMIN_CHANGES] = {"admin_changes",
 		"SELECT (SELECT xid FROM change_sweeps), c.xid, c.user_id, c.n, c.kind,"
 		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us"
 		" FROM (SELECT 1) x LEFT JOIN LATERAL (SELECT * FROM changes"
-		" WHERE xid < pg_snapshot_xmin(pg_current_snapshot())"
+		" WHERE xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()) FROM change_sweeps)"
 		" AND (xid, user_id COLLATE \"C\", n) > ($1::text::xid8, $2::text COLLATE \"C\", $3)"
 		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4) c ON true"
 		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 4, false, true},
