@@ -217,3 +217,97 @@ def test_api_conformance_on_citus(distributed):
     print(tail)
     assert out.returncode == 0, tail
     assert re.search(r"\d+ passed", tail), tail
+
+
+def run_script(script):
+    """Rows of the script's output, as lists of columns (unit and record separators)."""
+    out = subprocess.run([th.psql_path(), CITUS_URL, "-X", "-q", "-A", "-t", "-F", "\x1f",
+                          "-R", "\x1e", "-v", "ON_ERROR_STOP=1"], input=script,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    recs = re.split("[\x1e\n]", out.stdout)  # psql ends each result with a newline
+    return [r.split("\x1f") for r in recs if r]
+
+
+def prepared(stmts, *names):
+    by = {n: sql for n, _, _, sql in stmts}
+    return "".join("PREPARE %s AS %s;\n" % (n, by[n]) for n in names)
+
+
+THREAD = '{"id": "%s", "created_at": 1, "status": {"type": "active"}, "metadata": {"k": "v"}}'
+WRITES = ("thread_put", "item_add", "item_put", "attachment_put", "attachment_delete",
+          "item_delete", "thread_delete")
+
+
+def test_writes_record_their_changes_with_the_coordinators_xid(distributed):
+    """The changes' xid default is evaluated on the coordinator (the records are INSERT ...
+    SELECTs that Citus pulls there): one xid space, the admin feed's order holds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stmts = statements(tmp)
+    u, t = "citus-xid-%d" % os.getpid(), "t1"
+    item = '{"id": "i1", "type": "user_message", "content": []}'
+    att = '{"id": "a1", "thread_id": "%s"}' % t
+    lines = run_script(
+        prepared(stmts, *WRITES) + "BEGIN;\nSELECT 'coordinator', pg_current_xact_id();\n" +
+        "EXECUTE thread_put('%s', '%s', 1, '%s', 'simple');\n" % (u, t, THREAD % t) +
+        "EXECUTE item_add('%s', '%s', 'i1', 2, '%s', 'simple');\n" % (u, t, item) +
+        "EXECUTE item_put('%s', '%s', 'i1', 2, '%s', 'simple');\n" % (u, t, item) +
+        "EXECUTE attachment_put('%s', 'a1', '%s');\n" % (u, att) +
+        "EXECUTE attachment_delete('%s', 'a1');\n" % u +
+        "EXECUTE item_delete('%s', '%s', 'i1');\n" % (u, t) +
+        "EXECUTE thread_delete('%s', '%s');\n" % (u, t) +
+        "SELECT 'changes', count(*), count(DISTINCT xid), min(xid) FROM changes"
+        " WHERE user_id = '%s';\nROLLBACK;\n" % u)
+    rows = {r[0]: r[1:] for r in lines if len(r) > 1}
+    assert rows["changes"][:2] == [str(len(WRITES)), "1"], lines
+    assert rows["changes"][2] == rows["coordinator"][0], lines
+
+
+def test_triggers_keep_counts_and_activity_on_the_workers(distributed):
+    """sql/009's statement triggers (transition tables) and sql/008's row trigger run on
+    the shards (citus.enable_unsafe_triggers at distribution); their writes go to the
+    co-located shards of the same worker, in the statement's transaction."""
+    u = "citus-counts-%d" % os.getpid()
+    lines = run_script(
+        "BEGIN;\n"
+        # several rows in one statement: the statement trigger counts them once
+        "INSERT INTO threads (user_id, id, created_us, seq, doc, facets)"
+        " SELECT '%s', 't' || i, i, nextval('threadstore_seq'), format('%s', 't' || i),"
+        " NULL FROM generate_series(1, 5) i;\n" % (u, THREAD.replace("%s", "%%s")) +
+        "SELECT 'total', n FROM thread_counts WHERE user_id = '%s' AND facet = '{}';\n" % u +
+        "SELECT 'meta', n FROM thread_counts WHERE user_id = '%s'"
+        " AND facet = '{\"m\": {\"k\": \"v\"}}';\n" % u +
+        "DELETE FROM threads WHERE user_id = '%s' AND id IN ('t1', 't2');\n" % u +
+        "SELECT 'after', n FROM thread_counts WHERE user_id = '%s' AND facet = '{}';\n" % u +
+        # an older binary's write of the thread's activity: the row trigger copies it
+        "UPDATE threads SET updated_us = 77 WHERE user_id = '%s' AND id = 't3';\n" % u +
+        "SELECT 'activity', updated_us FROM thread_activity"
+        " WHERE user_id = '%s' AND thread_id = 't3';\nROLLBACK;\n" % u)
+    rows = {r[0]: r[1] for r in lines if len(r) > 1}
+    assert rows == {"total": "5", "meta": "5", "after": "3", "activity": "77"}, lines
+
+
+def test_global_statements_run_over_every_shard(distributed):
+    """The admin feed and the retention sweep are over all users by design: multi-shard
+    on Citus (docs/SCALING.md), and they work there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stmts = statements(tmp)
+    u, t = "citus-global-%d" % os.getpid(), "t1"
+    run_script(prepared(stmts, "thread_put") +
+               "EXECUTE thread_put('%s', '%s', 1, '%s', 'simple');\n" % (u, t, THREAD % t))
+    mine = run_script("SELECT xid FROM changes WHERE user_id = '%s';\n" % u)
+    assert len(mine) == 1, mine
+    feed = run_script(prepared(stmts, "admin_changes") +
+                      "EXECUTE admin_changes('0', '', 0, 1000000);\n")
+    listed = [r for r in feed if r[2] == u]
+    assert [(r[1], r[4]) for r in listed] == [(mine[0][0], "thread.saved")], feed[-5:]
+    keys = [(int(r[1]), r[2].encode(), int(r[3])) for r in feed if r[1]]
+    assert keys == sorted(keys)
+    swept = run_script(prepared(stmts, "changes_sweep") +
+                       "BEGIN;\nSELECT 'swept', count(*) > 0 FROM changes;\n"
+                       "EXECUTE changes_sweep(0, 100000000);\n"
+                       "SELECT 'left', count(*) FROM changes WHERE user_id = '%s';\n"
+                       "SELECT 'mark', xid >= '%s' FROM change_sweeps;\nROLLBACK;\n"
+                       % (u, mine[0][0]))
+    assert swept[0] == ["swept", "t"] and swept[2:] == [["left", "0"], ["mark", "t"]], swept
+    assert int(swept[1][0]) >= 1, swept
