@@ -66,6 +66,9 @@ struct config {
 	int max_subscribers;		 /* change streams open at once, per instance */
 	size_t subscriber_buffer;	 /* bytes queued to one stream before it is closed */
 	uint64_t changes_heartbeat_ms;	 /* a comment on a silent change stream */
+	/* retention (sweep.h) */
+	int retention_days;	    /* 0: threads are kept whatever their age */
+	unsigned sweep_interval_ms; /* between the sweep's passes */
 	/* dev-token */
 	const char *token_sub;
 	long token_ttl;

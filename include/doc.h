@@ -5,21 +5,28 @@
  * A document is a JSON object with a string "id"; threads and items also need
  * "created_at" (ISO 8601), items string "type" and "thread_id". The stored text is
  * the body as sent, trimmed of surrounding white space, except for a thread
- * carrying "items": that key is dropped (items live in their own rows). */
+ * carrying "items": that key is dropped (items live in their own rows). A
+ * thread's metadata DOC_EXPIRES_AT, when present and not null, must be a
+ * date-time too. */
 #ifndef THREADSTORE_DOC_H
 #define THREADSTORE_DOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
 
 #define DOC_MAX_ID 255
+/* The metadata key of a "temporary chat": the thread is gone once it passes. */
+#define DOC_EXPIRES_AT "threadstore:expires_at"
 
 enum doc_kind { DOC_THREAD, DOC_ITEM, DOC_ATTACHMENT };
 
 struct doc_info {
 	int64_t created_us; /* microseconds since the epoch, UTC */
+	bool has_expiry;    /* a thread's metadata holds DOC_EXPIRES_AT: */
+	int64_t expires_us; /* then this, in microseconds since the epoch */
 	const char *text;   /* what to store: points into the body or into `scratch` */
 	size_t text_len;
 };

@@ -4,6 +4,8 @@
 #ifndef THREADSTORE_HANDLERS_H
 #define THREADSTORE_HANDLERS_H
 
+#include <stddef.h>
+
 struct request;
 
 void handle_healthz(struct request *r);
@@ -25,5 +27,28 @@ void handle_attachment_delete(struct request *r);
 void handle_search(struct request *r);
 void handle_changes(struct request *r);
 void handle_admin_changes(struct request *r);
+/* issue 13: the caller's own data (handlers_me.c) and the operator's API (handlers_admin.c) */
+void handle_me_delete(struct request *r);
+void handle_me_export(struct request *r);
+void handle_admin_users(struct request *r);
+void handle_admin_user_delete(struct request *r);
+void handle_admin_user_export(struct request *r);
+
+/* The item stream of the exports (handlers_export.c): a thread's items, oldest
+ * first, comma-separated, in keyset batches paced by the client; the last
+ * batch's chunk ends with "]}" and, once the client has taken it, `done`
+ * runs. Its state is the request's (request_state): a handler with a state of
+ * its own puts a struct export_items first in it. `thread` must stay valid
+ * until `done`. */
+struct export_items {
+	char us[24], seq[24]; /* keyset position (created_us, seq) */
+	long rows;
+	int batch;
+	const char *thread;
+	size_t thread_len;
+	void (*done)(struct request *r);
+};
+void export_items_start(struct request *r, const char *thread, size_t len,
+			void (*done)(struct request *r));
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "buf.h"
 
-#define METRICS_ROUTES 16 /* router routes + "none" */
+#define METRICS_ROUTES 32 /* router routes + "none" */
 #define METRICS_BUCKETS 14
 
 enum metrics_status {

@@ -1,6 +1,7 @@
 /* queries.h: every SQL statement the service runs, named and $n-parameterised.
  * No SQL is ever assembled from request data. Parameters are text; $1 is
- * always the user id, so every statement is scoped to one user. */
+ * always the user id, so every statement is scoped to one user (except the
+ * few marked global). */
 #ifndef THREADSTORE_QUERIES_H
 #define THREADSTORE_QUERIES_H
 
@@ -52,6 +53,19 @@ enum query_id {
 	Q_ADMIN_CHANGES,
 	Q_CHANGES_SWEEP,
 	Q_CHANGES_NOTIFY,
+	/* issue 13: erase, export of a user, the retention sweep, the operator's list */
+	Q_ERASE_ITEMS,
+	Q_ERASE_THREADS,
+	Q_ERASE_ATTACHMENTS,
+	Q_ERASE_FINAL,
+	Q_EXPORT_THREADS,
+	Q_EXPORT_ATTACHMENTS,
+	Q_SWEEP_LEASE,
+	Q_SWEEP_EXPIRED,
+	Q_SWEEP_RETAINED,
+	Q_SWEEP_ITEMS,
+	Q_SWEEP_THREAD,
+	Q_ADMIN_USERS,
 	Q_COUNT, /* the prepared statements: above; the pool's own (no user data, no table) follow */
 	Q_WAL_LSN = Q_COUNT, /* after a write's commit: the primary's WAL insert position */
 	Q_WAL_FLUSH,	     /* the replica lag probe's reference: the primary's flushed WAL */

@@ -78,6 +78,8 @@ void request_keys_settled(void *server);
 
 /* ---- the request API ---- */
 struct server *request_server(struct request *r);
+/* fn(arg) runs when the request's memory goes (reply queued, or the conn closed). */
+void request_on_release(struct request *r, void (*fn)(void *), void *arg);
 /* The handler's state: `size` zeroed bytes in the arena, the same on every call. */
 void *request_state(struct request *r, size_t size);
 struct reply *request_reply_begin(struct request *r, int status);
@@ -96,7 +98,8 @@ void request_error(struct request *r, int status, const char *code, const char *
 void request_query(struct request *r, enum query_id qid, int n, const char *const *values,
 		   const int *lengths, request_result_fn on_result);
 /* As request_query, for a statement over all users (queries[qid].global: the
- * admin feed): the values are all its parameters, no user id first. */
+ * admin feed, the operator's list): the values are all its parameters, no
+ * user id first; anything else is a 500. */
 void request_query_global(struct request *r, enum query_id qid, int n, const char *const *values,
 			  const int *lengths, request_result_fn on_result);
 /* Answers a PGRES_FATAL_ERROR result: 503 for unavailability, else 500. Frees res. */

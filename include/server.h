@@ -35,6 +35,7 @@
 #include "feed.h"
 #include "list.h"
 #include "metrics.h"
+#include "sweep.h"
 
 struct server {
 	uv_loop_t *loop;
@@ -65,8 +66,9 @@ struct server {
 	bool closing_connections; /* after the drain delay: idle connections close */
 	int exit_code;
 	struct metrics metrics;
-	uint64_t request_seq; /* for generated request ids */
-	uint32_t instance_id; /* random per process: ids from several instances differ */
+	struct sweep sweep; /* expired and retained threads (sweep.h) */
+	uint64_t request_seq;	       /* for generated request ids */
+	uint32_t instance_id;	       /* random per process: ids from several instances differ */
 };
 
 int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)

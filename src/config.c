@@ -89,6 +89,11 @@ static const struct option_def options[] = {
      "(default 65536)"},
     {"--changes-heartbeat", "THREADSTORE_CHANGES_HEARTBEAT",
      "seconds of silence on a change stream before a comment line keeps it open (default 15)"},
+    {"--retention-days", "THREADSTORE_RETENTION_DAYS",
+     "delete threads (with items and attachments) whose last activity is older (default 0: "
+     "keep)"},
+    {"--sweep-interval", "THREADSTORE_SWEEP_INTERVAL",
+     "seconds between passes of the sweep of expired and retained threads (default 60)"},
     {"--no-migrate", NULL, "do not apply migrations at start"},
     {"--citus", NULL,
      "after the migrations, distribute the tables by user_id on a Citus coordinator "
@@ -307,6 +312,14 @@ static int apply(struct config *cfg, const char *flag, const char *v)
 		if (parse_long(flag, v, 4096, 1L << 30, &n) < 0)
 			return -1;
 		cfg->subscriber_buffer = (size_t)n;
+	} else if (strcmp(flag, "--retention-days") == 0) {
+		if (parse_long(flag, v, 0, 36500, &n) < 0)
+			return -1;
+		cfg->retention_days = (int)n;
+	} else if (strcmp(flag, "--sweep-interval") == 0) {
+		if (parse_long(flag, v, 1, 86400, &n) < 0)
+			return -1;
+		cfg->sweep_interval_ms = (unsigned)n * 1000;
 	} else if (strcmp(flag, "--max-connections") == 0) {
 		if (parse_long(flag, v, 1, 1000000, &n) < 0)
 			return -1;
@@ -487,6 +500,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	 * the issue asks for. */
 	cfg->changes_retention_ms = 7ull * 86400000;
 	cfg->max_subscribers = 20000;
+	cfg->sweep_interval_ms = 60000;
 	cfg->subscriber_buffer = 64 << 10;
 	cfg->changes_heartbeat_ms = 15000;
 	if (parse_listen(cfg, "0.0.0.0:8080") < 0)

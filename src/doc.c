@@ -208,6 +208,22 @@ static void trim(const char **p, size_t *n)
 		(*n)--;
 }
 
+/* A thread's metadata may carry DOC_EXPIRES_AT (issue 13): a date-time, or null for none. */
+static int doc_expiry(json_t *root, struct doc_info *out, const char **why)
+{
+	json_t *meta = json_object_get(root, "metadata");
+	json_t *v = json_is_object(meta) ? json_object_get(meta, DOC_EXPIRES_AT) : NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) ||
+	    doc_parse_time(json_string_value(v), json_string_length(v), &out->expires_us) < 0) {
+		*why = "metadata \"" DOC_EXPIRES_AT "\" must be an ISO 8601 date-time or null";
+		return -1;
+	}
+	out->has_expiry = true;
+	return 0;
+}
+
 int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, size_t id_len,
 	      struct buf *id_out, struct doc_info *out, struct buf *scratch, const char **why)
 {
@@ -255,6 +271,9 @@ int doc_check(enum doc_kind kind, const char *body, size_t n, const char *id, si
 			goto out;
 		}
 	}
+	out->has_expiry = false;
+	if (kind == DOC_THREAD && doc_expiry(root, out, why) < 0)
+		goto out;
 	if (kind == DOC_ITEM) {
 		if (!check_string(root, "type", NULL, 0, "item needs a string \"type\"", NULL, NULL,
 				  why) ||

@@ -7,26 +7,20 @@
  * after the client has taken the previous one. Memory is one batch: the
  * statement itself stops at EXPORT_BATCH_BYTES of documents (or one row), and
  * the row count asked for follows the documents' size so that a thread of
- * large items does not scan rows it will not send. */
+ * large items does not scan rows it will not send. The item stream is shared
+ * with the export of a whole user (handlers_me.c: export_items_start). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
 #include "db.h"
 #include "handlers.h"
+#include "request.h"
 
 #define EXPORT_BATCH_BYTES (1 << 20)
 #define EXPORT_BATCH_MIN 1
 #define EXPORT_BATCH_MAX 1000
 #define EXPORT_BATCH_FIRST 200 /* rows asked for first; the bytes cap still holds */
-
-/* The keyset position (created_us, seq) as text, and progress; in the arena. */
-struct export_state {
-	char us[24], seq[24];
-	long rows;
-	int batch;
-};
 
 static void export_next(struct request *r);
 
@@ -42,7 +36,7 @@ static void on_rows(struct request *r, PGresult *res)
 		request_stream_abort(r, "an export batch failed");
 		return;
 	}
-	struct export_state *x = request_state(r, sizeof *x);
+	struct export_items *x = request_state(r, sizeof *x);
 	int n = PQntuples(res);
 	/* All rows the scan found were kept (no byte cut) and fewer than asked: the end. */
 	bool last = n == 0 || (atol(PQgetvalue(res, 0, 3)) == n && n < x->batch);
@@ -62,24 +56,43 @@ static void on_rows(struct request *r, PGresult *res)
 		size_t avg = bytes / (size_t)n + 1;
 		long want = (long)(EXPORT_BATCH_BYTES / avg);
 		x->batch = want < EXPORT_BATCH_MIN   ? EXPORT_BATCH_MIN
-				  : want > EXPORT_BATCH_MAX ? EXPORT_BATCH_MAX
-							    : (int)want;
+			   : want > EXPORT_BATCH_MAX ? EXPORT_BATCH_MAX
+						     : (int)want;
 	}
 	if (last)
 		reply_copy(rep, "]}", 2);
 	reply_keep_result(rep, res);
-	request_stream_send(r, last ? export_end : export_next);
+	request_stream_send(r, last ? x->done : export_next);
 }
 
 static void export_next(struct request *r)
 {
-	struct export_state *x = request_state(r, sizeof *x);
+	struct export_items *x = request_state(r, sizeof *x);
 	char batch[16], bytes[24];
 	int bl = snprintf(batch, sizeof batch, "%d", x->batch);
 	int yl = snprintf(bytes, sizeof bytes, "%d", EXPORT_BATCH_BYTES);
-	const char *p[] = {r->id.data, x->us, x->seq, batch, bytes};
-	const int l[] = {(int)r->id.len, (int)strlen(x->us), (int)strlen(x->seq), bl, yl};
+	const char *p[] = {x->thread, x->us, x->seq, batch, bytes};
+	const int l[] = {(int)x->thread_len, (int)strlen(x->us), (int)strlen(x->seq), bl, yl};
 	request_query(r, Q_ITEMS_EXPORT, 5, p, l, on_rows);
+}
+
+void export_items_start(struct request *r, const char *thread, size_t len,
+			void (*done)(struct request *r))
+{
+	struct export_items *x = request_state(r, sizeof *x);
+	strcpy(x->us, "-9223372036854775808");
+	strcpy(x->seq, "-1");
+	x->rows = 0;
+	x->batch = EXPORT_BATCH_FIRST;
+	x->thread = thread;
+	x->thread_len = len;
+	x->done = done;
+	export_next(r);
+}
+
+static void export_first(struct request *r)
+{
+	export_items_start(r, r->id.data, r->id.len, export_end);
 }
 
 static void on_thread(struct request *r, PGresult *res)
@@ -98,12 +111,7 @@ static void on_thread(struct request *r, PGresult *res)
 	reply_ref(rep, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	reply_copy_str(rep, ",\"items\":[");
 	reply_keep_result(rep, res);
-	struct export_state *x = request_state(r, sizeof *x);
-	strcpy(x->us, "-9223372036854775808");
-	strcpy(x->seq, "-1");
-	x->rows = 0;
-	x->batch = EXPORT_BATCH_FIRST;
-	request_stream_send(r, export_next);
+	request_stream_send(r, export_first);
 }
 
 void handle_thread_export(struct request *r)

@@ -69,6 +69,7 @@ void handle_metrics(struct request *r)
 	if (s->route.nreplicas > 0)
 		db_route_metrics(&s->route, &text);
 	feed_metrics(&s->feed, &text);
+	sweep_metrics(&s->sweep, &text);
 	struct reply *rep = request_reply_begin(r, 200);
 	rep->content_type = "text/plain; version=0.0.4";
 	reply_copy(rep, text.data, text.len);

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
 #include "db.h"
 #include "doc.h"
 #include "handlers.h"
 #include "page.h"
+#include "request.h"
 #include "server.h"
 
 static void on_page(struct request *r, PGresult *res)
@@ -105,7 +105,7 @@ static void threads_list_v2(struct request *r, bool desc, struct history *h, con
 {
 	int base = h->by_activity ? Q_T2_U_FIRST_ASC : Q_T2_C_FIRST_ASC;
 	const struct buf *cur = h->before.len > 0 ? &h->before : &r->after;
-	enum page_cursor mode = h->before.len > 0 ? PAGE_BEFORE
+	enum page_cursor mode = h->before.len > 0  ? PAGE_BEFORE
 				: r->after.len > 0 ? PAGE_AFTER
 						   : PAGE_FIRST;
 	enum query_id qid = (enum query_id)(base + 2 * (int)mode + (desc ? 1 : 0));
@@ -261,12 +261,13 @@ void handle_thread_put(struct request *r)
 		request_error(r, 400, "bad_request", why);
 		return;
 	}
-	char ts[24];
+	char ts[24], exp[24] = "";
 	int tl = snprintf(ts, sizeof ts, "%" PRId64, d.created_us);
+	int el = d.has_expiry ? snprintf(exp, sizeof exp, "%" PRId64, d.expires_us) : 0;
 	const char *lang = request_server(r)->cfg->search_language;
-	const char *p[] = {r->id.data, ts, d.text, lang};
-	const int l[] = {(int)r->id.len, tl, (int)d.text_len, (int)strlen(lang)};
-	request_query(r, Q_THREAD_PUT, 4, p, l, on_saved);
+	const char *p[] = {r->id.data, ts, d.text, lang, exp};
+	const int l[] = {(int)r->id.len, tl, (int)d.text_len, (int)strlen(lang), el};
+	request_query(r, Q_THREAD_PUT, 5, p, l, on_saved);
 }
 
 void handle_thread_delete(struct request *r)

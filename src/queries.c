@@ -15,6 +15,16 @@
 #include <stdio.h>
 
 /* clang-format off */
+/* Expiry (sql/012, issue 13): a thread whose expires_us has passed is gone for
+ * every read, with everything in it, before the sweep deletes it. LIVE is the
+ * thread row's own check; NOT_EXPIRED(id) the items' and attachments' (one
+ * primary-key probe of their thread). */
+#define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
+#define LIVE " AND (expires_us IS NULL OR expires_us > " NOW_US ")"
+#define NOT_EXPIRED(thread)                                                                \
+	" AND NOT EXISTS (SELECT 1 FROM threads x WHERE x.user_id = $1 AND x.id = " thread   \
+	" AND x.expires_us <= " NOW_US ")"
+
 #define CAPPED(cols, rows, order, budget)                                                  \
 	"SELECT " cols ", n FROM (SELECT *,"                                               \
 	" sum(octet_length(doc)) OVER w AS cum, row_number() OVER w AS rn,"               \
@@ -31,17 +41,18 @@
 	"SELECT t.id, t.doc, NULL FROM"                                                    \
 	" (SELECT created_us, seq FROM threads WHERE user_id = $1 AND id = $2) c"          \
 	" LEFT JOIN LATERAL (SELECT id, doc, created_us, seq FROM threads"                 \
-	"   WHERE user_id = $1 AND (created_us, seq) " cmp " (c.created_us, c.seq)"        \
+	"   WHERE user_id = $1 AND (created_us, seq) " cmp " (c.created_us, c.seq)" LIVE   \
 	"   ORDER BY " ORDER(dir) " LIMIT $3) t ON true"                                   \
 	" ORDER BY t.created_us " dir ", t.seq " dir
 
 #define THREAD_FIRST(dir)                                                                  \
-	"SELECT id, doc, NULL FROM threads WHERE user_id = $1 ORDER BY " ORDER(dir) " LIMIT $2"
+	"SELECT id, doc, NULL FROM threads WHERE user_id = $1" LIVE " ORDER BY " ORDER(dir)    \
+	" LIMIT $2"
 
 #define ITEM_PAGE(cmp, dir)                                                                \
 	"SELECT t.id, t.doc, t.n FROM"                                                     \
 	" (SELECT created_us, seq FROM items"                                              \
-	"   WHERE user_id = $1 AND thread_id = $2 AND id = $3) c"                          \
+	"   WHERE user_id = $1 AND thread_id = $2 AND id = $3" NOT_EXPIRED("$2") ") c"     \
 	" LEFT JOIN LATERAL (" CAPPED("id, doc, created_us, seq",                          \
 	"   SELECT id, doc, created_us, seq FROM items"                                    \
 	"   WHERE user_id = $1 AND thread_id = $2 AND (created_us, seq) " cmp              \
@@ -50,7 +61,8 @@
 
 #define ITEM_FIRST(dir)                                                                    \
 	CAPPED("id, doc", "SELECT id, doc, created_us, seq FROM items"                     \
-	       " WHERE user_id = $1 AND thread_id = $2 ORDER BY " ORDER(dir) " LIMIT $3",  \
+	       " WHERE user_id = $1 AND thread_id = $2" NOT_EXPIRED("$2")                  \
+	       " ORDER BY " ORDER(dir) " LIMIT $3",                                         \
 	       ORDER(dir), "$4")
 
 /* Activity (sql/003, sql/008): the server's statement time in microseconds,
@@ -67,7 +79,6 @@
  * (citus.h), and a statement that touches two threads (an attachment moved)
  * must not give both the same key. */
 #define SWEEP_LOCK_KEY "7283946512"
-#define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 #define TOUCH(id_cond)                                                                     \
 	"UPDATE thread_activity a SET updated_us = " NOW_US ", updated_seq = t.seq"            \
 	" FROM (SELECT id, seq FROM threads WHERE user_id = $1 AND id " id_cond               \
@@ -91,10 +102,10 @@
 #define FROM_C                                                                             \
 	" FROM threads t LEFT JOIN LATERAL (SELECT updated_us, updated_seq"                \
 	" FROM thread_activity WHERE user_id = $1 AND thread_id = t.id OFFSET 0) a ON true" \
-	" WHERE t.user_id = $1"
+	" WHERE t.user_id = $1" LIVE
 #define FROM_U                                                                             \
 	" FROM thread_activity a CROSS JOIN LATERAL (SELECT id, doc, created_us"           \
-	" FROM threads WHERE user_id = $1 AND id = a.thread_id OFFSET 0) t"                \
+	" FROM threads WHERE user_id = $1 AND id = a.thread_id" LIVE " OFFSET 0) t"        \
 	" WHERE a.user_id = $1"
 #define ID_C "t.id"
 #define ID_U "a.thread_id"
@@ -175,15 +186,83 @@
 	"  split_part($4::text, ':', 2)::bigint AS seq OFFSET 0) c, LATERAL ("              \
 	" SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq,"  \
 	" created_us, doc FROM items WHERE user_id = $1 AND tsv @@ s.q" item_cond            \
+	NOT_EXPIRED("items.thread_id")                                                     \
 	" UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads"  \
-	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond ") a"                              \
+	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond LIVE ") a"                         \
 	" WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)"                     \
 	" ORDER BY a.rank DESC, a.seq DESC LIMIT $5) h ORDER BY h.rank DESC, h.seq DESC"
 
 #define COUNT_GIN                                                                          \
 	"(SELECT count(*) FROM threads WHERE threadstore_owned_facets(user_id, doc, facets)" \
 	" @> jsonb_build_object('u', $1::text, 'f', $2::text::jsonb)"                      \
-	" AND user_id = $1 COLLATE \"C\")"
+	" AND user_id = $1 COLLATE \"C\"" LIVE ")"
+/* The counters (sql/009) hold every thread until the sweep deletes it: the
+ * expired ones that match the filter are taken off (few rows: sql/013's
+ * partial index of expiring threads). */
+#define EXPIRED_COUNTED                                                                    \
+	"(SELECT count(*) FROM threads WHERE user_id = $1 AND expires_us <= " NOW_US         \
+	" AND ($2::text = '{}' OR COALESCE(facets, threadstore_facets(doc)) @> $2::text::jsonb))"
+/* A thread past its expiry stays expired when saved again: it is gone, and
+ * the sweep deletes it (issue 13). */
+#define EXPIRY_KEPT                                                                        \
+	" expires_us = CASE WHEN threads.expires_us <= " NOW_US                            \
+	" THEN threads.expires_us ELSE EXCLUDED.expires_us END"
+/* The attachments whose document names the thread (sql/013 attachments_by_thread). */
+#define ATTACHMENTS_OF(thread)                                                             \
+	"DELETE FROM attachments WHERE user_id = $1"                                       \
+	" AND threadstore_jsonb(doc) ->> 'thread_id' = " thread " RETURNING id, doc"
+/* Several changes in one statement (a thread's deletion with its attachments,
+ * an erase batch): the rows of CTE `cr` (k, kind, thread_id, item_id,
+ * attachment_id, attachment), k = 1..count, are numbered after the user's
+ * head, which moves by their count under the same row lock as CHANGE's. */
+#define CHANGES_HEAD(cr)                                                                   \
+	"head AS (INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, c, " NOW_US \
+	" FROM (SELECT count(*) AS c FROM " cr ") k WHERE c > 0 ON CONFLICT (user_id) DO"  \
+	" UPDATE SET n = h.n + EXCLUDED.n, at_us = GREATEST(h.at_us, EXCLUDED.at_us)"      \
+	" RETURNING n, at_us)"
+#define CHANGES_INSERT(cr)                                                                 \
+	"INSERT INTO changes (user_id, n, kind, thread_id, item_id, attachment_id,"          \
+	" attachment, at_us) SELECT $1, head.n - (SELECT count(*) FROM " cr ") + c.k,"      \
+	" c.kind, c.thread_id, c.item_id, c.attachment_id, c.attachment, head.at_us"         \
+	" FROM head, " cr " c"
+#define CHANGES(cr) CHANGES_HEAD(cr) ", chg AS (" CHANGES_INSERT(cr) ")"
+/* attachment.deleted rows for CHANGES, from a CTE of deleted (id, doc) */
+#define ATTACHMENTS_DELETED(a)                                                             \
+	"SELECT row_number() OVER () AS k, text 'attachment.deleted' AS kind,"             \
+	" threadstore_jsonb(doc) ->> 'thread_id' AS thread_id, NULL::text AS item_id,"     \
+	" id AS attachment_id, doc AS attachment FROM " a
+
+/* ---- issue 13: erase, export, the sweep, the operator's user list ----
+ * Erase and sweep statements each delete one bounded batch, found first
+ * (keyset or plain LIMIT) and deleted by ctid (a TID scan, no second index
+ * walk); each is its own transaction, and the loop that drives them lives in
+ * C (handlers_me.c, sweep.c). A batch is (deleted, last key..., scanned): the
+ * scan found fewer than asked at the end of the keyset. */
+#define BY_CTID(table, batch)                                                              \
+	"DELETE FROM " table " WHERE user_id = $1 AND ctid = ANY (ARRAY(SELECT c FROM " batch "))"
+/* A thread's deletion cascades to its items through a foreign-key query planned
+ * with the thread's own id: for a thread that had a million rows when last
+ * analysed that is a sequential scan of the whole table (1.6 s, measured), even
+ * once its items are all gone. With this for the rest of the statement's
+ * transaction the cascade runs its generic plan: an index scan of items_by_time
+ * over entries the item batches already marked dead. Evaluated in the
+ * statement's own select list, so before the cascade (an AFTER trigger at its
+ * end). */
+#define GENERIC_CASCADE "set_config('plan_cache_mode', 'force_generic_plan', true)"
+/* The sweep's check of thread $2 (expired, or with retention, $3 days, 0 =
+ * none, its activity older than the limit), after the thread's row is locked
+ * (sw_t): no write can touch it from then on (a touch key-share locks the
+ * thread first), and the activity row is read FOR SHARE, so its newest
+ * version, committed by a write that held the thread while this statement
+ * waited, is the one compared: a thread a concurrent write made active is
+ * never swept. sw_ok has a row when the thread may go. */
+#define SWEEP_CHECK                                                                        \
+	"sw_t AS (SELECT created_us, expires_us FROM threads WHERE user_id = $1 AND id = $2" \
+	" FOR UPDATE), sw_a AS (SELECT updated_us FROM thread_activity WHERE user_id = $1"   \
+	" AND thread_id = $2 AND EXISTS (SELECT 1 FROM sw_t) FOR SHARE),"                    \
+	" sw_ok AS (SELECT 1 FROM sw_t WHERE expires_us <= " NOW_US " OR ($3::int > 0 AND"  \
+	" COALESCE((SELECT updated_us FROM sw_a), created_us) < " NOW_US                      \
+	" - $3::bigint * 86400000000))"
 
 /* An upsert keeps the row's place (seq) unless created_at moves. */
 #define KEEP_SEQ(table)                                                                    \
@@ -192,9 +271,9 @@
 
 const struct query queries[Q_ALL] = {
 	[Q_THREAD_GET] = {"thread_get",
-		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2", 2, false, false},
+		"SELECT doc FROM threads WHERE user_id = $1 AND id = $2" LIVE, 2, false, false},
 	[Q_THREAD_GET_WITH_ITEMS] = {"thread_get_items",
-		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2"
+		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2" LIVE
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false, false},
 	/* The thread and its activity row (ACTIVITY_PUT): the threads' columns
 	 * updated_us/updated_seq are an older binary's (sql/008). The thread in
@@ -204,17 +283,22 @@ const struct query queries[Q_ALL] = {
 	 * activity row before its thread would fail the foreign key there). Lock
 	 * order as every write: the thread, then its activity, then the head. */
 	[Q_THREAD_PUT] = {"thread_put",
-		"WITH t AS (INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv)"
-		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, threadstore_facets($4),"
-		" threadstore_tsvector($5, threadstore_title($4)))"
+		"WITH t AS (INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv,"
+		" expires_us) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4,"
+		" threadstore_facets($4), threadstore_tsvector($5, threadstore_title($4)),"
+		" NULLIF($6, '')::bigint)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
-		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv RETURNING facets), "
-		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL") " " ACTIVITY_PUT, 5, true, false},
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT " RETURNING facets), "
+		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL") " " ACTIVITY_PUT, 6, true, false},
+	/* The thread's attachments go with it (sql/013 attachments_by_thread),
+	 * after the thread (d): the lock order of every write, the thread first. */
 	[Q_THREAD_DELETE] = {"thread_delete",
-		"WITH d AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 RETURNING 1), "
-		HEAD("EXISTS (SELECT 1 FROM d)") " "
-		RECORD("thread.deleted", "$2", "NULL", "NULL", "NULL"), 2, true, false},
+		"WITH d AS (DELETE FROM threads WHERE user_id = $1 AND id = $2 RETURNING id),"
+		" a AS (" ATTACHMENTS_OF("$2 AND (SELECT count(*) FROM d) >= 0") "),"
+		" cr AS (" ATTACHMENTS_DELETED("a") " UNION ALL SELECT (SELECT count(*) FROM a) + 1,"
+		" 'thread.deleted', $2, NULL, NULL, NULL FROM d), " CHANGES_HEAD("cr") " "
+		CHANGES_INSERT("cr"), 2, true, false},
 	[Q_THREADS_FIRST_ASC] = {"threads_first_asc",
 		THREAD_FIRST("ASC"), 2, false, false},
 	[Q_THREADS_FIRST_DESC] = {"threads_first_desc",
@@ -222,7 +306,8 @@ const struct query queries[Q_ALL] = {
 	[Q_THREADS_AFTER_ASC] = {"threads_after_asc", THREAD_PAGE(">", "ASC"), 3, false, false},
 	[Q_THREADS_AFTER_DESC] = {"threads_after_desc", THREAD_PAGE("<", "DESC"), 3, false, false},
 	[Q_ITEM_GET] = {"item_get",
-		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3", 3, false, false},
+		"SELECT doc FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3"
+		NOT_EXPIRED("$2"), 3, false, false},
 	/* save_item: an upsert. INSERT ... VALUES (a single-row insert, also on a
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
@@ -258,10 +343,11 @@ const struct query queries[Q_ALL] = {
 	 * an export cannot break the walk. */
 	[Q_ITEMS_EXPORT] = {"items_export",
 		CAPPED("doc, created_us, seq", "SELECT doc, created_us, seq FROM items WHERE user_id = $1"
-		" AND thread_id = $2 AND (created_us, seq) > ($3, $4)"
+		" AND thread_id = $2 AND (created_us, seq) > ($3, $4)" NOT_EXPIRED("$2")
 		" ORDER BY created_us, seq LIMIT $5", ORDER("ASC"), "$6"), 6, false, false},
 	[Q_ATTACHMENT_GET] = {"attachment_get",
-		"SELECT doc FROM attachments WHERE user_id = $1 AND id = $2", 2, false, false},
+		"SELECT doc FROM attachments a WHERE user_id = $1 AND id = $2"
+		NOT_EXPIRED("threadstore_jsonb(a.doc) ->> 'thread_id'"), 2, false, false},
 	[Q_ATTACHMENT_PUT] = {"attachment_put",
 		"WITH old AS (SELECT doc FROM attachments WHERE user_id = $1 AND id = $2),"
 		" touch AS (" TOUCH("IN (SELECT threadstore_jsonb($3::text) ->> 'thread_id'"
@@ -299,11 +385,11 @@ const struct query queries[Q_ALL] = {
 		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM thread_counts"
 		"  WHERE user_id = $1 AND facet = '{}')"
 		" THEN CASE WHEN $2::text = '{}'"
-		"  THEN (SELECT count(*) FROM threads WHERE user_id = $1) ELSE " COUNT_GIN " END"
+		"  THEN (SELECT count(*) FROM threads WHERE user_id = $1" LIVE ") ELSE " COUNT_GIN " END"
 		" WHEN (SELECT count(*) FROM jsonb_object_keys(COALESCE($2::text::jsonb -> 'm',"
 		"  '{}'))) + ($2::text::jsonb ? 's')::int <= 1"
 		" THEN COALESCE((SELECT n FROM thread_counts WHERE user_id = $1"
-		"  AND facet = $2::text::jsonb), 0)"
+		"  AND facet = $2::text::jsonb), 0) - " EXPIRED_COUNTED
 		" ELSE " COUNT_GIN " END", 2, false, false},
 	/* before= on items: the reversed scan, sent in reverse (page.c) */
 	[Q_ITEMS_BEFORE_ASC] = {"items_before_asc", ITEM_PAGE("<", "DESC"), 5, false, false},
@@ -373,6 +459,117 @@ const struct query queries[Q_ALL] = {
 	[Q_WAL_FLUSH] = {"wal_flush", "SELECT pg_current_wal_flush_lsn()::text", 0, false, false},
 	/* NULL when the node is not in recovery (not, or no longer, a standby). */
 	[Q_REPLAY_LSN] = {"replay_lsn", "SELECT pg_last_wal_replay_lsn()::text", 0, false, false},
+	/* ---- issue 13 (see above the table) ---- */
+	/* Items in items_by_time order from the key $2, a JSON [thread_id,
+	 * created_us, seq], $3 rows. The thread's deletion cascades to its items
+	 * through a foreign-key query that scans items_by_time or the primary key
+	 * for the thread: over a million deleted rows still in the indexes that
+	 * is 1.7 s (measured) in one statement, stalling what is pipelined behind
+	 * it. So each batch also walks over the entries of the one before it
+	 * (deleted, and by now dead to every snapshot), which marks them dead in
+	 * the index (LP_DEAD) and later scans skip them: in items_by_time, the
+	 * caller passes the start of the previous batch as $2; in the primary key,
+	 * $4 is the previous batch's [[thread_id, id], ...], probed one by one (a
+	 * subquery per key: as a join the planner reads the user's whole key range).
+	 * (deleted, last key, scanned, this batch's keys, probed) */
+	[Q_ERASE_ITEMS] = {"erase_items",
+		"WITH k AS (SELECT sum((SELECT count(*) FROM items i WHERE i.user_id = $1"
+		" AND i.thread_id = x ->> 0 AND i.id = x ->> 1)) AS n"
+		" FROM jsonb_array_elements($4::jsonb) x),"
+		" b AS (SELECT ctid AS c, thread_id, id, created_us, seq FROM items WHERE user_id = $1"
+		" AND (thread_id, created_us, seq) > ($2::jsonb ->> 0, ($2::jsonb ->> 1)::bigint,"
+		" ($2::jsonb ->> 2)::bigint) ORDER BY thread_id, created_us, seq LIMIT $3),"
+		" d AS (" BY_CTID("items", "b") " RETURNING 1)"
+		" SELECT (SELECT count(*) FROM d), (SELECT jsonb_build_array(thread_id, created_us, seq)"
+		" FROM b ORDER BY thread_id DESC, created_us DESC, seq DESC LIMIT 1),"
+		" (SELECT count(*) FROM b), (SELECT jsonb_agg(jsonb_build_array(thread_id, id)) FROM b),"
+		" (SELECT n FROM k)", 4, true, false},
+	/* A thread's remaining items (written behind the item phase) go by cascade. */
+	[Q_ERASE_THREADS] = {"erase_threads",
+		"WITH b AS (SELECT ctid AS c, id FROM threads WHERE user_id = $1 AND id > $2"
+		" ORDER BY id LIMIT $3), d AS (" BY_CTID("threads", "b") " RETURNING 1)"
+		" SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b), (SELECT count(*) FROM b), "
+		GENERIC_CASCADE, 3, true, false},
+	[Q_ERASE_ATTACHMENTS] = {"erase_attachments",
+		"WITH b AS (SELECT ctid AS c, id FROM attachments WHERE user_id = $1 AND id > $2"
+		" ORDER BY id LIMIT $3), d AS (" BY_CTID("attachments", "b") " RETURNING id, doc),"
+		" cr AS (" ATTACHMENTS_DELETED("d") "), " CHANGES("cr")
+		" SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b), (SELECT count(*) FROM b)",
+		3, true},
+	/* The end of an erase: whatever the user wrote behind the keyset walks, in
+	 * one statement, until one finds nothing: then, at that statement's
+	 * snapshot, the user had no thread (hence no item) and no attachment. */
+	[Q_ERASE_FINAL] = {"erase_final",
+		"WITH bt AS (SELECT ctid AS c FROM threads WHERE user_id = $1 LIMIT $2),"
+		" ba AS (SELECT ctid AS c FROM attachments WHERE user_id = $1 LIMIT $2),"
+		" t AS (" BY_CTID("threads", "bt") " RETURNING 1),"
+		" a AS (" BY_CTID("attachments", "ba") " RETURNING id, doc),"
+		" cr AS (" ATTACHMENTS_DELETED("a") " UNION ALL SELECT 1, 'user.erased', NULL, NULL,"
+		" NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM t) AND NOT EXISTS (SELECT 1 FROM a)), "
+		CHANGES("cr") " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a), "
+		GENERIC_CASCADE, 2, true, false},
+	/* GET /v1/me/export: the next live thread in creation order (one at a
+	 * time: its items follow it), (id, doc, created_us, seq) */
+	[Q_EXPORT_THREADS] = {"export_threads",
+		"SELECT id, doc, created_us, seq FROM threads WHERE user_id = $1"
+		" AND (created_us, seq) > ($2, $3)" LIVE " ORDER BY created_us, seq LIMIT 1", 3, false, false},
+	[Q_EXPORT_ATTACHMENTS] = {"export_attachments",
+		CAPPED("id, doc", "SELECT id, doc FROM attachments a WHERE user_id = $1 AND id > $2"
+		NOT_EXPIRED("threadstore_jsonb(a.doc) ->> 'thread_id'") " ORDER BY id LIMIT $3",
+		"id", "$4"), 4, false, false},
+	/* The sweep: its lease ($1 the instance, $2 the lease in ms; global). */
+	[Q_SWEEP_LEASE] = {"sweep_lease",
+		"UPDATE threadstore_sweep SET owner = $1, until_us = " NOW_US " + $2::bigint * 1000"
+		" WHERE id = 1 AND (owner = $1 OR until_us < " NOW_US ") RETURNING 1", 2, true, true},
+	/* Expired threads of all users, oldest expiry first (sql/013 threads_expiry). */
+	[Q_SWEEP_EXPIRED] = {"sweep_expired",
+		"SELECT user_id, id FROM threads WHERE expires_us <= " NOW_US
+		" ORDER BY expires_us LIMIT $1", 1, false, true},
+	/* Retention: a walk of all threads in key order from ($1, $2), $3 days,
+	 * $4 rows; (user_id, id, old). */
+	[Q_SWEEP_RETAINED] = {"sweep_retained",
+		"SELECT t.user_id, t.id, COALESCE(a.updated_us, t.created_us) < " NOW_US
+		" - $3::bigint * 86400000000 FROM threads t LEFT JOIN thread_activity a"
+		" ON a.user_id = t.user_id AND a.thread_id = t.id WHERE (t.user_id, t.id) > ($1, $2)"
+		" ORDER BY t.user_id, t.id LIMIT $4", 4, false, true},
+	/* One batch of a swept thread's items ($2 the thread, $4 rows), while the
+	 * thread is still sweepable: its row is locked, so an item written
+	 * meanwhile (its touch waits) makes the next batch find it active. As the
+	 * erase's batches (Q_ERASE_ITEMS), each walks over the entries of the one
+	 * before, for the thread's cascade: in items_by_time from the thread's
+	 * start, and in the primary key by probing $5, the previous batch's ids.
+	 * (deleted, this batch's ids as JSON) */
+	[Q_SWEEP_ITEMS] = {"sweep_items",
+		"WITH " SWEEP_CHECK ", k AS (SELECT sum((SELECT count(*) FROM items i WHERE i.user_id = $1"
+		" AND i.thread_id = $2 AND i.id = x)) AS n FROM jsonb_array_elements_text($5::jsonb) x),"
+		" b AS (SELECT ctid AS c, id FROM items WHERE user_id = $1 AND thread_id = $2"
+		" AND EXISTS (SELECT 1 FROM sw_ok) ORDER BY created_us, seq LIMIT $4),"
+		" d AS (" BY_CTID("items", "b") " RETURNING 1) SELECT (SELECT count(*) FROM d),"
+		" (SELECT jsonb_agg(id) FROM b), (SELECT n FROM k)", 5, true, false},
+	/* The swept thread itself, if still sweepable, with its attachments: (threads, attachments) */
+	[Q_SWEEP_THREAD] = {"sweep_thread",
+		"WITH " SWEEP_CHECK ", t AS (DELETE FROM threads WHERE user_id = $1 AND id = $2"
+		" AND EXISTS (SELECT 1 FROM sw_ok) RETURNING id), a AS (DELETE FROM attachments WHERE user_id = $1"
+		" AND threadstore_jsonb(doc) ->> 'thread_id' = $2 AND EXISTS (SELECT 1 FROM t)"
+		" RETURNING id, doc), cr AS (" ATTACHMENTS_DELETED("a") " UNION ALL SELECT"
+		" (SELECT count(*) FROM a) + 1, 'thread.deleted', $2, NULL, NULL, NULL FROM t), "
+		CHANGES("cr") " SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM a), "
+		GENERIC_CASCADE, 3, true, false},
+	/* GET /admin/v1/users: users after $1 in id order (a skip scan over both
+	 * tables' primary keys), $2 = limit + 1; (user_id, threads, items,
+	 * attachments, activity us). Counts are of what is stored. */
+	[Q_ADMIN_USERS] = {"admin_users",
+		"WITH RECURSIVE u(id, k) AS (SELECT LEAST((SELECT min(user_id) FROM threads"
+		" WHERE user_id > $1), (SELECT min(user_id) FROM attachments WHERE user_id > $1)), 1"
+		" UNION ALL SELECT LEAST((SELECT min(user_id) FROM threads WHERE user_id > u.id),"
+		" (SELECT min(user_id) FROM attachments WHERE user_id > u.id)), k + 1 FROM u"
+		" WHERE u.id IS NOT NULL AND k < $2::int)"
+		" SELECT u.id, (SELECT count(*) FROM threads WHERE user_id = u.id),"
+		" (SELECT count(*) FROM items WHERE user_id = u.id),"
+		" (SELECT count(*) FROM attachments WHERE user_id = u.id),"
+		" GREATEST((SELECT max(updated_us) FROM thread_activity WHERE user_id = u.id),"
+		" (SELECT max(created_us) FROM threads WHERE user_id = u.id))"
+		" FROM u WHERE u.id IS NOT NULL ORDER BY u.id", 2, false, true},
 };
 /* clang-format on */
 

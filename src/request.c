@@ -29,6 +29,11 @@ struct server *request_server(struct request *r)
 	return server_of(r->conn);
 }
 
+void request_on_release(struct request *r, void (*fn)(void *), void *arg)
+{
+	arena_defer(&r->conn->arena, fn, arg);
+}
+
 void *request_state(struct request *r, size_t size)
 {
 	if (r->state == NULL)

@@ -33,6 +33,18 @@ static const struct route routes[] = {
 	/* under /admin: the operator token (admin.h; request.c checks it), else 404 */
 	{.pattern = "/admin/v1/changes", .name = "/admin/v1/changes", .allow = "GET",
 	 .get = handle_admin_changes},
+	/* issue 13: the caller's data, all of it */
+	{.pattern = "/v1/me", .name = "/v1/me", .auth = true, .allow = "DELETE",
+	 .del = handle_me_delete},
+	{.pattern = "/v1/me/export", .name = "/v1/me/export", .auth = true, .allow = "GET",
+	 .get = handle_me_export},
+	/* the operator's (request.c checks --admin-token-file for every /admin path) */
+	{.pattern = "/admin/v1/users", .name = "/admin/v1/users", .allow = "GET",
+	 .get = handle_admin_users},
+	{.pattern = "/admin/v1/users/*", .name = "/admin/v1/users/{user_id}", .allow = "DELETE",
+	 .del = handle_admin_user_delete},
+	{.pattern = "/admin/v1/users/*/export", .name = "/admin/v1/users/{user_id}/export",
+	 .allow = "GET", .get = handle_admin_user_export},
 };
 /* clang-format on */
 

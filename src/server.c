@@ -195,6 +195,7 @@ static void maybe_finish(struct server *s)
 	if (s->closing_connections && s->nconns == 0 && !s->pool.closing) {
 		uv_timer_stop(&s->drain_timer);
 		auth_close(&s->auth); /* no request is left to verify; closes the JWKS fetcher */
+		sweep_stop(&s->sweep); /* before the pool: its statement is cancelled */
 		db_route_close(&s->route);
 		feed_close(&s->feed, NULL);
 		db_pool_close(&s->pool, on_pool_closed);
@@ -436,6 +437,9 @@ int server_start(struct server *s, uv_loop_t *loop, const struct config *cfg)
 	db_pool_start(&s->pool);
 	db_route_start(&s->route);
 	feed_start(&s->feed);
+	if (sweep_init(&s->sweep, loop, &s->pool, &s->feed, cfg, s->instance_id) != 0)
+		return -1;
+	sweep_start(&s->sweep, 1000); /* the pool is connecting; a refusal waits a pass */
 	if (uv_check_start(&s->start_check, on_start_check) != 0 ||
 	    uv_timer_start(&s->start_timer, on_start_timeout, START_WAIT_MS, 0) != 0)
 		return -1;

@@ -19,7 +19,9 @@ STUB(handle_healthz) STUB(handle_readyz) STUB(handle_metrics) STUB(handle_thread
 STUB(handle_thread_put) STUB(handle_thread_export) STUB(handle_thread_delete) STUB(handle_items_list)
 STUB(handle_item_add) STUB(handle_item_get) STUB(handle_item_put) STUB(handle_item_delete)
 STUB(handle_attachment_get) STUB(handle_attachment_put) STUB(handle_attachment_delete)
-STUB(handle_search) STUB(handle_changes) STUB(handle_admin_changes)
+STUB(handle_search) STUB(handle_changes) STUB(handle_admin_changes) STUB(handle_me_delete)
+STUB(handle_me_export) STUB(handle_admin_users) STUB(handle_admin_user_delete)
+STUB(handle_admin_user_export)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

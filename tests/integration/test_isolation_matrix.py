@@ -42,8 +42,9 @@ class World:
 
     def __init__(self, srv):
         key = alg_key("EdDSA")
-        self.a = srv.client(key.token("alice-" + uuid.uuid4().hex))
-        self.b = srv.client(key.token("bob-" + uuid.uuid4().hex))
+        self.a_sub, self.b_sub = "alice-" + uuid.uuid4().hex, "bob-" + uuid.uuid4().hex
+        self.a = srv.client(key.token(self.a_sub))
+        self.b = srv.client(key.token(self.b_sub))
         self.tid = th.new_id("thr")
         self.t2 = th.new_id("thr")
         self.thread = thread_doc(self.tid, created_at="2025-06-01T10:00:00Z", title="alice's",
@@ -51,7 +52,8 @@ class World:
         self.thread2 = thread_doc(self.t2, created_at="2025-06-02T10:00:00Z", title="second")
         self.i1 = user_message(self.tid, th.new_id("msg"), text="alice's secret")
         self.i2 = assistant_message(self.tid, th.new_id("msg"))
-        self.att = file_attachment(th.new_id("atc"), name="alice.pdf")
+        # it names A's thread: B deleting a thread of his under that id must not take it
+        self.att = dict(file_attachment(th.new_id("atc"), name="alice.pdf"), thread_id=self.tid)
         self.a.save_thread(self.thread)
         self.a.save_thread(self.thread2)
         self.a.add_item(self.i1)
@@ -98,6 +100,10 @@ class World:
             got[name] = r.json
         assert len(got["search"]["data"]) == 1 and got["count"] == {"count": 2}
         assert len(got["changes"]["data"]) == 5  # 2 threads, 2 items, 1 attachment
+        r = a.get("/v1/me/export")  # everything of A's in one document
+        assert r.status == 200, r
+        got["export"] = r.json
+        assert got["export"]["user_id"] == self.a_sub and len(got["export"]["threads"]) == 2
         return got
 
     def b_sees_nothing_of_a(self):
@@ -136,6 +142,12 @@ def _item_path(w, item):
 
 
 EMPTY_PAGE = {"data": [], "has_more": False, "after": None}
+ERASED_NOTHING = {"threads": 0, "items": 0, "attachments": 0}
+
+
+def _b_export_is_empty(w, r):
+    assert r.status == 200, r
+    assert r.json == {"user_id": w.b_sub, "threads": [], "attachments": []}, r
 
 # name -> (action(world) -> Response, expected): expected is a status, or
 # EMPTY_PAGE for a 200 whose body must be the empty page.
@@ -216,6 +228,21 @@ ACTIONS = {
     "admin changes with B's token": (lambda w: w.b.get("/admin/v1/changes"), 404),
     "search in A's thread": (
         lambda w: w.b.get("/v1/search?q=secret&thread_id=" + q(w.tid)), EMPTY_PAGE),
+    # a user's data, all of it (issue 13)
+    "erase all of his own (DELETE /v1/me)": (lambda w: w.b.delete("/v1/me"), ERASED_NOTHING),
+    "export all of his own": (lambda w: w.b.get("/v1/me/export"), _b_export_is_empty),
+    "write expired thread under A's id": (
+        lambda w: w.b.put(_t(w), thread_doc(w.tid, metadata={
+            "threadstore:expires_at": "2000-01-01T00:00:00Z"})), 204),
+    "write then delete a thread under A's id with an attachment naming it": (
+        lambda w: (w.b.put(_t(w), thread_doc(w.tid)),
+                   w.b.put("/v1/attachments/atc_b0b00003",
+                           dict(file_attachment("atc_b0b00003"), thread_id=w.tid)),
+                   w.b.delete(_t(w)))[2], 204),
+    # a user's token never reaches the operator's API (and here it has no token file)
+    "operator's user list": (lambda w: w.b.get("/admin/v1/users"), 404),
+    "operator's erase of A": (lambda w: w.b.delete("/admin/v1/users/" + q(w.a_sub)), 404),
+    "operator's export of A": (lambda w: w.b.get("/admin/v1/users/%s/export" % q(w.a_sub)), 404),
 }
 
 
@@ -223,7 +250,9 @@ ACTIONS = {
 def test_b_on_a(world, name):
     action, expected = ACTIONS[name]
     r = action(world)
-    if isinstance(expected, dict):  # EMPTY_PAGE, or another exact body
+    if callable(expected):
+        expected(world, r)
+    elif isinstance(expected, dict):  # EMPTY_PAGE, or another exact body
         assert r.status == 200, r
         assert r.json == expected, r
     elif expected == 404:

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -94,6 +95,39 @@ int main(void)
 		    "123456789012345678901234567890}",
 		    "t", &d, &scratch, NULL) == 0 &&
 	      d.text_len == 82);
+	/* a temporary thread: metadata "threadstore:expires_at" (issue 13) */
+	CHECK(check(DOC_THREAD, "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\"}", "t", &d,
+		    &scratch, NULL) == 0 &&
+	      !d.has_expiry);
+	CHECK(check(DOC_THREAD,
+		    "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"metadata\":"
+		    "{\"threadstore:expires_at\":\"2025-01-02T01:00:00+01:00\"}}",
+		    "t", &d, &scratch, NULL) == 0 &&
+	      d.has_expiry && d.expires_us == t("2025-01-02T00:00:00Z"));
+	CHECK(check(DOC_THREAD,
+		    "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"metadata\":"
+		    "{\"threadstore:expires_at\":null}}",
+		    "t", &d, &scratch, NULL) == 0 &&
+	      !d.has_expiry);
+	/* only in metadata, and only a thread's */
+	CHECK(check(DOC_THREAD,
+		    "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\","
+		    "\"threadstore:expires_at\":\"x\",\"metadata\":[1]}",
+		    "t", &d, &scratch, NULL) == 0 &&
+	      !d.has_expiry);
+	CHECK(check(DOC_ATTACHMENT, "{\"id\":\"a\",\"metadata\":{\"threadstore:expires_at\":1}}",
+		    "a", &d, &scratch, NULL) == 0 &&
+	      !d.has_expiry);
+	const char *bad_expiry[] = {"\"soon\"", "1767225600", "true", "{}",
+				    "\"2025-02-30T00:00:00\""};
+	for (size_t i = 0; i < sizeof bad_expiry / sizeof bad_expiry[0]; i++) {
+		char body[200];
+		snprintf(body, sizeof body,
+			 "{\"id\":\"t\",\"created_at\":\"2025-01-01T00:00:00\",\"metadata\":"
+			 "{\"threadstore:expires_at\":%s}}",
+			 bad_expiry[i]);
+		CHECK(check(DOC_THREAD, body, "t", &d, &scratch, NULL) < 0);
+	}
 	buf_free(&scratch);
 	buf_free(&id);
 	return check_done();

@@ -67,12 +67,21 @@ static void check_params(void)
 				used);
 		/* every statement is scoped to the user in $1 (a WHERE on it, or, for
 		 * inserts, also in a WITH, every row inserted carries it), but the
-		 * global ones (admin feed, retention sweep) that request_query refuses */
+		 * global ones (admin feed and user list, the sweeps) that request_query
+		 * refuses to run */
+		bool global = i == Q_ADMIN_CHANGES || i == Q_CHANGES_SWEEP || i == Q_CHANGES_NOTIFY ||
+			      i == Q_SWEEP_LEASE || i == Q_SWEEP_EXPIRED || i == Q_SWEEP_RETAINED ||
+			      i == Q_ADMIN_USERS;
+		CHECK(q->global == global);
 		if (!q->global)
 			CHECK(strstr(q->sql, "user_id = $1") != NULL || inserts_scoped(q->sql));
 		/* a write that records a change records it for $1 */
 		if (strstr(q->sql, "INSERT INTO changes ") != NULL)
-			CHECK(strstr(q->sql, "INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, ") != NULL);
+			CHECK(
+			    strstr(
+				q->sql,
+				"INSERT INTO change_heads AS h (user_id, n, at_us) SELECT $1, ") !=
+			    NULL);
 	}
 	/* the counter itself */
 	bool bad = false;

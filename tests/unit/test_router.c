@@ -12,12 +12,16 @@
 		(void)r;                                                                           \
 	}
 STUB(handle_healthz)
-STUB(handle_readyz) STUB(handle_metrics) STUB(handle_threads_list) STUB(handle_thread_get) STUB(handle_thread_put) STUB(handle_thread_export)
+STUB(handle_readyz)
+STUB(handle_metrics)
+STUB(handle_threads_list) STUB(handle_thread_get) STUB(handle_thread_put) STUB(handle_thread_export)
     STUB(handle_thread_delete) STUB(handle_items_list) STUB(handle_item_add) STUB(handle_item_get)
 	STUB(handle_item_put) STUB(handle_item_delete) STUB(handle_attachment_get)
-	    STUB(handle_attachment_put) STUB(handle_attachment_delete)
+	    STUB(handle_attachment_put) STUB(handle_attachment_delete) STUB(handle_me_delete)
+		STUB(handle_me_export) STUB(handle_admin_users) STUB(handle_admin_user_delete)
+		    STUB(handle_admin_user_export)
 
-		static int match(const char *url, struct route_match *m)
+			static int match(const char *url, struct route_match *m)
 {
 	return router_match(url, strlen(url), m);
 }
@@ -36,6 +40,17 @@ int main(void)
 	CHECK(match("/v1/threads/t/items/i", &m) == 0 && m.nargs == 2 &&
 	      router_handler(m.route, HTTP_DELETE) == handle_item_delete);
 	CHECK(match("/v1/attachments/a", &m) == 0);
+	CHECK(match("/v1/me", &m) == 0 && m.nargs == 0 &&
+	      router_handler(m.route, HTTP_DELETE) == handle_me_delete &&
+	      router_handler(m.route, HTTP_GET) == NULL);
+	CHECK(match("/v1/me/export", &m) == 0 &&
+	      router_handler(m.route, HTTP_GET) == handle_me_export);
+	CHECK(match("/admin/v1/users?limit=2", &m) == 0 && !m.route->auth &&
+	      router_handler(m.route, HTTP_GET) == handle_admin_users);
+	CHECK(match("/admin/v1/users/u%2F1", &m) == 0 && m.nargs == 1 &&
+	      router_handler(m.route, HTTP_DELETE) == handle_admin_user_delete);
+	CHECK(match("/admin/v1/users/u1/export", &m) == 0 &&
+	      router_handler(m.route, HTTP_GET) == handle_admin_user_export);
 	CHECK(match("/v1/threads/", &m) < 0 && router_is_v1(m.path));
 	CHECK(match("/v1/threads//items", &m) < 0);
 	CHECK(match("/v1/nope", &m) < 0 && router_is_v1(m.path));
