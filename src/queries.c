@@ -203,9 +203,10 @@
 	"(SELECT count(*) FROM threads WHERE user_id = $1 AND expires_us <= " NOW_US         \
 	" AND ($2::text = '{}' OR COALESCE(facets, threadstore_facets(doc)) @> $2::text::jsonb))"
 /* A thread past its expiry stays expired when saved again: it is gone, and
- * the sweep deletes it (issue 13). */
+ * the sweep deletes it (issue 13). threadstore_expired (sql/014): the
+ * statement's time in a function Citus lets an upsert's DO UPDATE call. */
 #define EXPIRY_KEPT                                                                        \
-	" expires_us = CASE WHEN threads.expires_us <= " NOW_US                            \
+	" expires_us = CASE WHEN threadstore_expired(threads.expires_us)"                  \
 	" THEN threads.expires_us ELSE EXCLUDED.expires_us END"
 /* The attachments whose document names the thread (sql/013 attachments_by_thread). */
 #define ATTACHMENTS_OF(thread)                                                             \

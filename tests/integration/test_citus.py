@@ -49,17 +49,20 @@ CONFORMANCE = [
 
 # Modules that use the global statements (admin feed, retention sweep): run without
 # citus.multi_task_query_log_level = error.
-GLOBAL = ["test_openapi.py::test_real_responses_match_the_spec", "test_changes.py",
-          "test_changes_hostile.py"]
+GLOBAL = ["test_changes.py", "test_changes_hostile.py"]
+# Tests that reach a KNOWN_BROKEN statement (the erase of DELETE /v1/me, the operator's user
+# list): left out of the conformance runs, run by test_known_broken_on_citus, which expects
+# them to fail.
+BROKEN_TESTS = ["test_openapi.py::test_real_responses_match_the_spec",
+                "test_openapi.py::test_operator_responses_match_the_spec",
+                "test_isolation_matrix.py::test_every_action_in_a_row",
+                "test_isolation_matrix.py::test_b_on_a[erase all of his own (DELETE /v1/me)]"]
 
 # Statements that do not run on Citus since the erase/expiry merge (w-erase), with the error
 # Citus gives (docs/SCALING.md, "Known limits"). The routing test checks each still fails with
 # exactly this error, and then reports the test as an expected failure naming them: never a
 # pass while one is listed. Remove an entry when its statement is fixed.
 KNOWN_BROKEN = {
-    # EXPIRY_KEPT compares with statement_timestamp() (STABLE) in DO UPDATE SET
-    "thread_put": "functions used in the DO UPDATE SET clause of INSERTs on distributed tables"
-                  " must be marked IMMUTABLE",
     "erase_attachments": "cannot perform distributed planning for the given modification",
     "admin_users": "recursive CTEs are only supported when they contain a filter on the"
                    " distribution column",
@@ -260,8 +263,8 @@ def conformance(url, args):
 
 def test_api_conformance_on_citus(distributed):
     broken_on_citus("thread_put")
-    # The spec test calls the admin feed (a global statement: every shard) once.
-    conformance(strict_url(CITUS_URL), CONFORMANCE + ["--deselect", GLOBAL[0]])
+    out = sum((["--deselect", t] for t in BROKEN_TESTS), [])
+    conformance(strict_url(CITUS_URL), CONFORMANCE + out)
 
 
 def test_global_endpoints_on_citus(distributed):
@@ -269,6 +272,15 @@ def test_global_endpoints_on_citus(distributed):
     the multi-shard error (their per-user statements are checked by the EXPLAINs above)."""
     broken_on_citus("thread_put")
     conformance(CITUS_URL, GLOBAL)
+
+
+@pytest.mark.xfail(strict=True, reason="DELETE /v1/me (erase_attachments) and GET "
+                   "/admin/v1/users (admin_users) do not run on Citus (KNOWN_BROKEN)")
+def test_known_broken_on_citus(distributed):
+    """The tests left out of the conformance runs, expected to fail while KNOWN_BROKEN lists
+    their statements (strict: a pass reports XPASS as a failure, to update the lists)."""
+    assert {"erase_attachments", "admin_users"} <= set(KNOWN_BROKEN)
+    conformance(CITUS_URL, BROKEN_TESTS)
 
 
 def run_script(script):
@@ -302,7 +314,7 @@ def test_writes_record_their_changes_with_the_coordinators_xid(distributed):
     att = '{"id": "a1", "thread_id": "%s"}' % t
     lines = run_script(
         prepared(stmts, *WRITES) + "BEGIN;\nSELECT 'coordinator', pg_current_xact_id();\n" +
-        "EXECUTE thread_put('%s', '%s', 1, '%s', 'simple');\n" % (u, t, THREAD % t) +
+        "EXECUTE thread_put('%s', '%s', 1, '%s', 'simple', '');\n" % (u, t, THREAD % t) +
         "EXECUTE item_add('%s', '%s', 'i1', 2, '%s', 'simple');\n" % (u, t, item) +
         "EXECUTE item_put('%s', '%s', 'i1', 2, '%s', 'simple');\n" % (u, t, item) +
         "EXECUTE attachment_put('%s', 'a1', '%s');\n" % (u, att) +
@@ -348,7 +360,7 @@ def test_global_statements_run_over_every_shard(distributed):
         stmts = statements(tmp)
     u, t = "citus-global-%d" % os.getpid(), "t1"
     run_script(prepared(stmts, "thread_put") +
-               "EXECUTE thread_put('%s', '%s', 1, '%s', 'simple');\n" % (u, t, THREAD % t))
+               "EXECUTE thread_put('%s', '%s', 1, '%s', 'simple', '');\n" % (u, t, THREAD % t))
     mine = run_script("SELECT xid FROM changes WHERE user_id = '%s';\n" % u)
     assert len(mine) == 1, mine
     feed = run_script(prepared(stmts, "admin_changes") +
