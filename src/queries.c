@@ -496,7 +496,7 @@ const struct query queries[Q_ALL] = {
 		" ORDER BY id LIMIT $3), d AS (" BY_CTID("attachments", "b") " RETURNING id, doc),"
 		" cr AS (" ATTACHMENTS_DELETED("d") "), " CHANGES("cr")
 		" SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b), (SELECT count(*) FROM b)",
-		3, true},
+		3, true, false},
 	/* The end of an erase: whatever the user wrote behind the keyset walks, in
 	 * one statement, until one finds nothing: then, at that statement's
 	 * snapshot, the user had no thread (hence no item) and no attachment. */
