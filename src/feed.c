@@ -248,6 +248,16 @@ static void on_group_rows(void *owner, PGresult *res, enum db_status st, uint64_
 		struct feed_sub *s = container_of(e, struct feed_sub, group_link);
 		if (s->state != SUB_LIVE || s->cursor >= head)
 			continue;
+		if (s->cursor < g->query_after) {
+			/* Live since the statement was sent, and further back than the
+			 * cursor it was sent for (its catch-up ended at an older head):
+			 * these rows start past changes it has not seen. Pushing them
+			 * skipped those for good (a stream that waited for them to the
+			 * end: test_exactly_once_in_order_under_16_writers); the next
+			 * statement starts from it. */
+			g->dirty = true;
+			continue;
+		}
 		if (lo == 0 || lo > s->cursor + 1) { /* retention passed it: 410 on resume */
 			f->stats.gone_closed++;
 			sub_end(f, s);

@@ -92,10 +92,19 @@ class SSEStream:
         return ev
 
     def next_event(self, timeout=10.0):
-        """The next event (comments and retry blocks skipped)."""
-        self.sock.settimeout(timeout)
+        """The next event (comments and retry blocks skipped); None at the stream's end or
+        when none came within `timeout` (heartbeats do not count: a stream that only beats
+        has lost the event it owes)."""
+        deadline = time.monotonic() + timeout
         while True:
-            b = self.next_block()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                b = self.next_block()
+            except socket.timeout:
+                return None
             if b is None or "id" in b:
                 return b
 

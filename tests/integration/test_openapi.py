@@ -301,6 +301,7 @@ def test_operator_responses_match_the_spec(spec, start_server, make_token, tmp_p
     ck = Checker(spec, op)
     up = "/admin/v1/users/" + q(user)
     ck.call("GET", "/admin/v1/users?limit=2", expect=200)
+    ck.call("GET", "/admin/v1/changes?limit=2", expect=200)
     ck.call("GET", "/admin/v1/users?limit=1&after=" + q(user), expect=200)
     ck.call("GET", "/admin/v1/users?limit=0", expect=400)
     ck.call("GET", "/admin/v1/users", expect=401, client=srv.client(None))

@@ -37,6 +37,7 @@ def test_metrics_count_requests_by_route_and_status(start_server, make_token, us
     anon = srv.client(None)
     # The port opens once one connection is ready; the second may still be connecting
     # on a loaded machine.
+    # A connection is up once its statements' Parse are sent, not answered.
     wait_for(lambda: metric(anon.get("/metrics").raw.decode(),
                             "threadstore_db_connections_up") == 2, timeout=10,
              what="both database connections up")
@@ -55,7 +56,11 @@ def test_metrics_count_requests_by_route_and_status(start_server, make_token, us
     assert metric(text, "threadstore_db_connections_up") == 2
     assert metric(text, "threadstore_db_connections") == 2
     assert metric(text, "threadstore_connections") >= 2
-    assert metric(text, "threadstore_queries_in_flight") == 0
+    # every query answered goes out of flight (the pool's own Parse and the sweep's
+    # statements come and go: wait for them)
+    wait_for(lambda: metric(anon.get("/metrics").raw.decode(),
+                            "threadstore_queries_in_flight") == 0, timeout=10,
+             what="no query in flight")
     # the same token three times: one verification, then cache hits
     assert metric(text, "threadstore_token_cache_total", result="hit") >= 2
     # the histogram is cumulative and counts every request answered before this scrape
