@@ -7,7 +7,21 @@
  * first: shard queries and index expressions call them on the workers.
  * Stays local on the coordinator: threadstore_seq (every nextval of a
  * router statement is evaluated there, so seq stays one sequence: insertion
- * order and search cursors as on PostgreSQL) and threadstore_migrations. */
+ * order and search cursors as on PostgreSQL), threadstore_migrations and
+ * change_sweeps (the admin feed's one-row mark: the admin statement reads
+ * its snapshot's xmin through it, so on the coordinator, where the changes'
+ * xid defaults are evaluated too; queries.c).
+ *
+ * Triggers: threads has sql/008's row trigger (an older binary's activity)
+ * and sql/009's statement triggers with transition tables (the counts).
+ * Citus refuses to distribute a table with triggers unless
+ * citus.enable_unsafe_triggers is on (set for this transaction only); it
+ * then creates them on every shard, where they run on the worker in the
+ * shard's transaction. Their bodies write thread_activity and thread_counts
+ * of the same user_id only: co-located shards on the same worker, which
+ * Citus executes locally in that transaction (they see its rows). That is
+ * the condition Citus puts on "unsafe" triggers; test_citus.py checks the
+ * counts and the activity on a cluster. */
 #include "citus.h"
 
 #include <libpq-fe.h>
@@ -20,7 +34,9 @@
 /* The tables to distribute, in order; the first is the co-location group's
  * anchor. A migration that adds a per-user table adds it here (it must have
  * a user_id column, and user_id in its primary and unique keys). */
-static const char *const citus_tables[] = {"threads", "items", "attachments"};
+static const char *const citus_tables[] = {"threads",	      "items",	       "attachments",
+					   "thread_activity", "thread_counts", "change_heads",
+					   "changes"};
 
 #define HAS_CITUS "SELECT 1 FROM pg_extension WHERE extname = 'citus'"
 /* Functions of the current schema named threadstore_*, not yet distributed. */
@@ -29,6 +45,7 @@ static const char *const citus_tables[] = {"threads", "items", "attachments"};
 	" WHERE p.pronamespace = current_schema()::regnamespace"                                   \
 	" AND p.proname LIKE 'threadstore\\_%' AND NOT EXISTS (SELECT 1 FROM pg_dist_object o"     \
 	" WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid)"
+#define UNSAFE_TRIGGERS "SET LOCAL citus.enable_unsafe_triggers = on"
 #define DISTRIBUTE_FUNCTION "SELECT create_distributed_function($1::regprocedure)"
 #define DISTRIBUTE_TABLE                                                                           \
 	"SELECT create_distributed_table($1::regclass, 'user_id', colocate_with => $2)"            \
@@ -75,6 +92,9 @@ static int distribute(PGconn *pg)
 		PQclear(d);
 		log_info("citus function distributed", "function=%s", fn);
 	}
+	PQclear(r);
+	if ((r = run(pg, UNSAFE_TRIGGERS, 0, NULL, "triggers")) == NULL)
+		return -1;
 	PQclear(r);
 	size_t n = sizeof citus_tables / sizeof citus_tables[0];
 	for (size_t i = 0; i < n; i++) {

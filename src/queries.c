@@ -95,7 +95,7 @@
 	" FOR KEY SHARE) t WHERE a.user_id = $1 AND a.thread_id = t.id"
 #define ACTIVITY_PUT                                                                       \
 	"INSERT INTO thread_activity (user_id, thread_id, updated_us, updated_seq, facets)" \
-	" VALUES ($1, $2, " NOW_US ", nextval('threadstore_seq'), (SELECT f FROM f))"      \
+	" SELECT $1, $2, " NOW_US ", nextval('threadstore_seq'), facets FROM t"            \
 	" ON CONFLICT (user_id, thread_id) DO UPDATE SET updated_us = EXCLUDED.updated_us," \
 	" updated_seq = EXCLUDED.updated_seq, facets = EXCLUDED.facets"
 /* Thread lists: t the thread, a its activity. The creation order reads the
@@ -213,9 +213,10 @@
 	"(SELECT count(*) FROM threads WHERE user_id = $1 AND expires_us <= " NOW_US         \
 	" AND ($2::text = '{}' OR COALESCE(facets, threadstore_facets(doc)) @> $2::text::jsonb))"
 /* A thread past its expiry stays expired when saved again: it is gone, and
- * the sweep deletes it (issue 13). */
+ * the sweep deletes it (issue 13). threadstore_expired (sql/014): the
+ * statement's time in a function Citus lets an upsert's DO UPDATE call. */
 #define EXPIRY_KEPT                                                                        \
-	" expires_us = CASE WHEN threads.expires_us <= " NOW_US                            \
+	" expires_us = CASE WHEN threadstore_expired(threads.expires_us)"                  \
 	" THEN threads.expires_us ELSE EXCLUDED.expires_us END"
 /* The attachments whose document names the thread (sql/013 attachments_by_thread). */
 #define ATTACHMENTS_OF(thread)                                                             \
@@ -286,16 +287,21 @@ const struct query queries[Q_ALL] = {
 		"SELECT 0, id, doc, NULL FROM threads WHERE user_id = $1 AND id = $2" LIVE
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false, false},
 	/* The thread and its activity row (ACTIVITY_PUT): the threads' columns
-	 * updated_us/updated_seq are an older binary's (sql/008). */
+	 * updated_us/updated_seq are an older binary's (sql/008). The thread in
+	 * a CTE, its activity the main statement, from the thread's facets: Citus
+	 * plans no subquery in an INSERT's VALUES, and runs each CTE as its own
+	 * statement on the worker, in the order listed, before the main one (an
+	 * activity row before its thread would fail the foreign key there). Lock
+	 * order as every write: the thread, then its activity, then the head. */
 	[Q_THREAD_PUT] = {"thread_put",
-		"WITH f AS MATERIALIZED (SELECT threadstore_facets($4) AS f), a AS (" ACTIVITY_PUT "), "
-		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL")
-		" INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv, expires_us)"
-		" VALUES ($1, $2, $3, nextval('threadstore_seq'), $4, (SELECT f FROM f),"
-		" threadstore_tsvector($5, threadstore_title($4)), NULLIF($6, '')::bigint)"
+		"WITH t AS (INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv,"
+		" expires_us) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4,"
+		" threadstore_facets($4), threadstore_tsvector($5, threadstore_title($4)),"
+		" NULLIF($6, '')::bigint)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
-		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT, 6, true, false},
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT " RETURNING facets), "
+		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL") " " ACTIVITY_PUT, 6, true, false},
 	/* The thread's attachments go with it (sql/013 attachments_by_thread),
 	 * after the thread (d): the lock order of every write, the thread first. */
 	[Q_THREAD_DELETE] = {"thread_delete",
@@ -416,12 +422,18 @@ const struct query queries[Q_ALL] = {
 	 * only those whose transaction's xid is below the snapshot's xmin: every
 	 * transaction that could still commit a smaller key has ended, so a reader
 	 * never passes a change that commits later (a long transaction delays the
-	 * feed, never breaks it). First column: the sweep's mark (410 below it). */
+	 * feed, never breaks it). First column: the sweep's mark (410 below it).
+	 * The xmin is read through change_sweeps: on Citus that table stays on
+	 * the coordinator (citus.c), so the xmin is the coordinator's, whose xids
+	 * the changes' default holds (Citus evaluates it there: the record is an
+	 * INSERT ... SELECT pulled to the coordinator); pg_current_snapshot()
+	 * beside the distributed table would run on each worker, in another xid
+	 * space. */
 	[Q_ADMIN_CHANGES] = {"admin_changes",
 		"SELECT (SELECT xid FROM change_sweeps), c.xid, c.user_id, c.n, c.kind,"
 		" c.thread_id, c.item_id, c.attachment_id, c.attachment, c.at_us, c.scanned"
 		" FROM (SELECT 1) x LEFT JOIN LATERAL (" CHANGES_CAPPED("SELECT * FROM changes"
-		" WHERE xid < pg_snapshot_xmin(pg_current_snapshot())"
+		" WHERE xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()) FROM change_sweeps)"
 		" AND (xid, user_id COLLATE \"C\", n) > ($1::text::xid8, $2::text COLLATE \"C\", $3)"
 		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4",
 		"xid, user_id COLLATE \"C\", n", "$5") ") c ON true"
@@ -496,7 +508,7 @@ const struct query queries[Q_ALL] = {
 		" ORDER BY id LIMIT $3), d AS (" BY_CTID("attachments", "b") " RETURNING id, doc),"
 		" cr AS (" ATTACHMENTS_DELETED("d") "), " CHANGES("cr")
 		" SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM b), (SELECT count(*) FROM b)",
-		3, true},
+		3, true, false},
 	/* The end of an erase: whatever the user wrote behind the keyset walks, in
 	 * one statement, until one finds nothing: then, at that statement's
 	 * snapshot, the user had no thread (hence no item) and no attachment. */
