@@ -49,27 +49,34 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(p / 100.0 * len(xs)))]
 
 
-async def latency(a, b, toks, rate, seconds, conns):
-    users = list(toks)
-    acked, seen, wlat = {}, {}, []
-    resumed = [0]
-    # start at each user's newest change: the earlier runs' changes are not this run's
+async def newest_cursors(port, toks, users):
+    """Each user's newest change cursor (None before any): a stream attached from there
+    gets what happens next, not the user's whole retained history."""
     heads = {}
     for u in users:
-        r, w = await asyncio.open_connection("127.0.0.1", b)
+        r, w = await asyncio.open_connection("127.0.0.1", port)
         w.write(("GET /v1/changes?limit=1000 HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer %s"
                  "\r\nConnection: close\r\n\r\n" % toks[u]).encode())
         body = (await r.read()).split(b"\r\n\r\n", 1)[1]
         page = json.loads(body)
-        while page["has_more"]:  # rare: more than 1000 kept
+        while page["has_more"]:  # more than 1000 kept
             w.close()
-            r, w = await asyncio.open_connection("127.0.0.1", b)
+            r, w = await asyncio.open_connection("127.0.0.1", port)
             w.write(("GET /v1/changes?limit=1000&after=%s HTTP/1.1\r\nHost: b\r\n"
                      "Authorization: Bearer %s\r\nConnection: close\r\n\r\n"
                      % (page["after"], toks[u])).encode())
             page = json.loads((await r.read()).split(b"\r\n\r\n", 1)[1])
         heads[u] = page["after"]
         w.close()
+    return heads
+
+
+async def latency(a, b, toks, rate, seconds, conns):
+    users = list(toks)
+    acked, seen, wlat = {}, {}, []
+    resumed = [0]
+    # start at each user's newest change: the earlier runs' changes are not this run's
+    heads = await newest_cursors(b, toks, users)
     streams = [await open_stream(b, toks[u], heads[u]) for u in users]
 
     async def reader(u, r):
@@ -181,7 +188,11 @@ async def w3(a, toks, rounds, subs, loadgen, lg_args):
         for mode in ("with", "none"):
             streams, readers, got = [], [], [0]
             if mode == "with":
-                streams = [await open_stream(a, toks[users[i % len(users)]])
+                # attached at each user's newest change: the cost of live subscribers,
+                # not of catching up the history earlier rounds wrote
+                heads = await newest_cursors(a, toks, users)
+                streams = [await open_stream(a, toks[users[i % len(users)]],
+                                             heads[users[i % len(users)]])
                            for i in range(subs)]
 
                 async def drain(r):

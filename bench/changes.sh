@@ -4,7 +4,11 @@
 # subscribers attached against none (rounds alternate). See bench/changes.py and README.md.
 #
 #   bash bench/changes.sh [--pg-port P] [--rate 1000] [--seconds 10] [--idle 10000]
-#                         [--w3-subs 1000] [--w3-rounds 3] [--what latency,rss,w3]
+#                         [--w3-subs 1000] [--w3-users 100] [--w3-conns 100] [--w3-rounds 3]
+#                         [--what latency,rss,w3]
+# W3 runs loadgen with --w3-conns connections, one user each (users 0..N-1); the streams are
+# spread over the first --w3-users users (1000 streams over 100 users: 10 a writing user;
+# --w3-users 1000 --w3-conns 1000: one stream a user, every user writing).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,7 +22,9 @@ while [ $# -gt 0 ]; do
         --pg-port) PG_PORT=$2; shift ;;
         --what) WHAT=$2; shift ;;
         --w3-duration) W3_DUR=$2; shift ;;
-        --rate|--seconds|--idle|--w3-subs|--w3-rounds|--users|--conns) ARGS+=("$1" "$2"); shift ;;
+        --w3-conns) W3_CONNS=$2; shift ;;
+        --rate|--seconds|--idle|--w3-subs|--w3-rounds|--w3-users|--users|--conns)
+            ARGS+=("$1" "$2"); shift ;;
         *) bench_die "unknown option $1" ;;
     esac
     shift
