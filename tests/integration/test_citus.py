@@ -50,23 +50,16 @@ CONFORMANCE = [
 # Modules that use the global statements (admin feed, retention sweep): run without
 # citus.multi_task_query_log_level = error.
 GLOBAL = ["test_changes.py", "test_changes_hostile.py"]
-# Tests that reach a KNOWN_BROKEN statement (the erase of DELETE /v1/me, the operator's user
-# list): left out of the conformance runs, run by test_known_broken_on_citus, which expects
-# them to fail.
-BROKEN_TESTS = ["test_openapi.py::test_real_responses_match_the_spec",
-                "test_openapi.py::test_operator_responses_match_the_spec",
-                "test_isolation_matrix.py::test_every_action_in_a_row",
-                "test_isolation_matrix.py::test_b_on_a[erase all of his own (DELETE /v1/me)]"]
+# Tests that call a global statement besides per-user ones (the admin feed, the operator's
+# user list: every shard by design): left out of the strict conformance run, run with GLOBAL.
+GLOBAL_TESTS = ["test_openapi.py::test_real_responses_match_the_spec",
+                "test_openapi.py::test_operator_responses_match_the_spec"]
 
-# Statements that do not run on Citus since the erase/expiry merge (w-erase), with the error
-# Citus gives (docs/SCALING.md, "Known limits"). The routing test checks each still fails with
-# exactly this error, and then reports the test as an expected failure naming them: never a
-# pass while one is listed. Remove an entry when its statement is fixed.
-KNOWN_BROKEN = {
-    "erase_attachments": "cannot perform distributed planning for the given modification",
-    "admin_users": "recursive CTEs are only supported when they contain a filter on the"
-                   " distribution column",
-}
+# Statements that do not run on Citus, with the error Citus gives (docs/SCALING.md, "Known
+# limits"). The routing test checks each still fails with exactly this error, and then
+# reports the test as an expected failure naming them: never a pass. None since
+# erase_attachments deletes by key range and admin_users groups by user (w-citus3).
+KNOWN_BROKEN = {}
 
 
 def broken_on_citus(*names):
@@ -242,7 +235,7 @@ def test_every_statement_is_routed_to_one_worker(distributed):
         several_tasks
     assert {"item_put", "item_add", "attachment_put"} <= set(several_tasks), several_tasks
     assert set(executed) <= {"thread_put", "thread_delete"}, executed
-    assert set(fanned_out) == {"admin_changes", "changes_sweep", "sweep_expired",
+    assert set(fanned_out) == {"admin_changes", "admin_users", "changes_sweep", "sweep_expired",
                                "sweep_retained"}, fanned_out
     assert set(local) <= {"changes_notify", "wal_lsn", "wal_flush", "replay_lsn",
                           "sweep_lease"}, local
@@ -263,24 +256,16 @@ def conformance(url, args):
 
 def test_api_conformance_on_citus(distributed):
     broken_on_citus("thread_put")
-    out = sum((["--deselect", t] for t in BROKEN_TESTS), [])
+    out = sum((["--deselect", t] for t in GLOBAL_TESTS), [])
     conformance(strict_url(CITUS_URL), CONFORMANCE + out)
 
 
 def test_global_endpoints_on_citus(distributed):
-    """The admin feed and the retention sweep fan out by design: these modules run without
-    the multi-shard error (their per-user statements are checked by the EXPLAINs above)."""
+    """The admin feed, the operator's user list and the retention sweep fan out by design:
+    these modules run without the multi-shard error (their per-user statements are checked
+    by the EXPLAINs above)."""
     broken_on_citus("thread_put")
-    conformance(CITUS_URL, GLOBAL)
-
-
-@pytest.mark.xfail(strict=True, reason="DELETE /v1/me (erase_attachments) and GET "
-                   "/admin/v1/users (admin_users) do not run on Citus (KNOWN_BROKEN)")
-def test_known_broken_on_citus(distributed):
-    """The tests left out of the conformance runs, expected to fail while KNOWN_BROKEN lists
-    their statements (strict: a pass reports XPASS as a failure, to update the lists)."""
-    assert {"erase_attachments", "admin_users"} <= set(KNOWN_BROKEN)
-    conformance(CITUS_URL, BROKEN_TESTS)
+    conformance(CITUS_URL, GLOBAL + GLOBAL_TESTS)
 
 
 def run_script(script):
@@ -364,7 +349,7 @@ def test_global_statements_run_over_every_shard(distributed):
     mine = run_script("SELECT xid FROM changes WHERE user_id = '%s';\n" % u)
     assert len(mine) == 1, mine
     feed = run_script(prepared(stmts, "admin_changes") +
-                      "EXECUTE admin_changes('0', '', 0, 1000000);\n")
+                      "EXECUTE admin_changes('0', '', 0, 1000000, 1000000000);\n")
     listed = [r for r in feed if r[2] == u]
     assert [(r[1], r[4]) for r in listed] == [(mine[0][0], "thread.saved")], feed[-5:]
     keys = [(int(r[1]), r[2].encode(), int(r[3])) for r in feed if r[1]]
