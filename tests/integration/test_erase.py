@@ -270,6 +270,10 @@ class Load:
 def test_big_user_erase_under_load(server, make_token, user_id):
     bulk(user_id, 4, 5000, natts=1200)  # 20,000 items: 40 item batches, 3 attachment batches
     c = server.client(make_token(user_id))
+    # The erase answers once it is done, and it is paced (each statement is followed by a
+    # pause as long as it took): under load and sanitizers that is past the suite's 10 s
+    # socket timeout (seen once in a CI-like run).
+    c.conn.timeout = 120
     with Load(server, make_token) as load:
         r = c.delete("/v1/me")
         busy = load.done
@@ -305,6 +309,7 @@ def test_erase_of_a_writing_user_leaves_nothing_written_before_the_answer(server
     was written after the erase's last statement began (it is ordered after the erase)."""
     bulk(user_id, 2, 3000)
     eraser = server.client(make_token(user_id))
+    eraser.conn.timeout = 120  # paced, and answered at its end (see above)
     writer = server.client(make_token(user_id))
     stop, acked = threading.Event(), []
 
