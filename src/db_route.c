@@ -228,71 +228,90 @@ void db_lsn_format(uint64_t lsn, char *out)
 
 /* ---- /metrics, /readyz ---------------------------------------------------------------- */
 
+/* One gauge or counter family over the replicas: `value` prints replica i's
+ * sample (the text after the labels). */
+static void replica_family(const struct db_route *rt, struct buf *out, const char *head,
+			   const char *name, const char *label,
+			   void (*value)(const struct db_route *rt, int i, struct buf *out))
+{
+	buf_puts(out, head);
+	for (int i = 0; i < rt->nreplicas; i++) {
+		buf_printf(out, "%s{%s=\"%s\"} ", name, label, rt->replicas[i].name);
+		value(rt, i, out);
+	}
+}
+
+static void up_of(const struct db_route *rt, int i, struct buf *out)
+{
+	buf_printf(out, "%d\n", rt->replicas[i].pool.nready);
+}
+
+static void usable_of(const struct db_route *rt, int i, struct buf *out)
+{
+	buf_printf(out, "%d\n", db_route_usable(rt, i, 0));
+}
+
+static void lag_of(const struct db_route *rt, int i, struct buf *out)
+{
+	int64_t lag = db_route_lag_ms(rt, i);
+	buf_printf(out, "%.3f\n", lag < 0 ? -1.0 : (double)lag / 1e3);
+}
+
+static void reads_of(const struct db_route *rt, int i, struct buf *out)
+{
+	buf_printf(out, "%lu\n", rt->replicas[i].reads);
+}
+
+static void served_of(const struct db_route *rt, int i, struct buf *out)
+{
+	buf_printf(out, "%lu\n", rt->replicas[i].pool.served);
+}
+
+static void handoffs_of(const struct db_route *rt, int i, struct buf *out)
+{
+	buf_printf(out, "%lu\n", rt->replicas[i].pool.handed_off);
+}
+
 void db_route_metrics(const struct db_route *rt, struct buf *out)
 {
-	char line[256];
-	buf_puts(out, "# HELP threadstore_replica_up Read replica connections ready.\n"
-		      "# TYPE threadstore_replica_up gauge\n");
-	for (int i = 0; i < rt->nreplicas; i++) {
-		snprintf(line, sizeof line, "threadstore_replica_up{replica=\"%s\"} %d\n",
-			 rt->replicas[i].name, rt->replicas[i].pool.nready);
-		buf_puts(out, line);
-	}
-	buf_puts(out, "# HELP threadstore_replica_usable 1 while the replica takes reads "
-		      "(up, in recovery, within --replica-max-lag).\n"
-		      "# TYPE threadstore_replica_usable gauge\n");
-	for (int i = 0; i < rt->nreplicas; i++) {
-		snprintf(line, sizeof line, "threadstore_replica_usable{replica=\"%s\"} %d\n",
-			 rt->replicas[i].name, db_route_usable(rt, i, 0));
-		buf_puts(out, line);
-	}
-	buf_puts(out, "# HELP threadstore_replica_lag_seconds Staleness bound from the lag "
-		      "probe (-1: unknown).\n"
-		      "# TYPE threadstore_replica_lag_seconds gauge\n");
-	for (int i = 0; i < rt->nreplicas; i++) {
-		int64_t lag = db_route_lag_ms(rt, i);
-		snprintf(line, sizeof line,
-			 "threadstore_replica_lag_seconds{replica=\"%s\"} %.3f\n",
-			 rt->replicas[i].name, lag < 0 ? -1.0 : (double)lag / 1e3);
-		buf_puts(out, line);
-	}
-	buf_puts(out, "# HELP threadstore_db_reads_total Reads routed, by node (primary: no "
-		      "replica fit).\n"
-		      "# TYPE threadstore_db_reads_total counter\n");
-	snprintf(line, sizeof line, "threadstore_db_reads_total{node=\"primary\"} %lu\n",
-		 rt->reads_primary);
-	buf_puts(out, line);
-	for (int i = 0; i < rt->nreplicas; i++) {
-		snprintf(line, sizeof line, "threadstore_db_reads_total{node=\"%s\"} %lu\n",
-			 rt->replicas[i].name, rt->replicas[i].reads);
-		buf_puts(out, line);
-	}
-	snprintf(line, sizeof line,
-		 "# HELP threadstore_db_reads_min_lsn_primary_total Reads the primary served "
-		 "because no replica had replayed their Threadstore-Min-LSN.\n"
-		 "# TYPE threadstore_db_reads_min_lsn_primary_total counter\n"
-		 "threadstore_db_reads_min_lsn_primary_total %lu\n",
-		 rt->reads_min_lsn_primary);
-	buf_puts(out, line);
-	buf_puts(out, "# HELP threadstore_db_served_total Queries answered, by node.\n"
-		      "# TYPE threadstore_db_served_total counter\n");
-	snprintf(line, sizeof line, "threadstore_db_served_total{node=\"primary\"} %lu\n",
-		 rt->primary->served);
-	buf_puts(out, line);
-	for (int i = 0; i < rt->nreplicas; i++) {
-		snprintf(line, sizeof line, "threadstore_db_served_total{node=\"%s\"} %lu\n",
-			 rt->replicas[i].name, rt->replicas[i].pool.served);
-		buf_puts(out, line);
-	}
-	buf_puts(out, "# HELP threadstore_replica_handoffs_total Reads a replica could not "
-		      "answer, handed to the primary.\n"
-		      "# TYPE threadstore_replica_handoffs_total counter\n");
-	for (int i = 0; i < rt->nreplicas; i++) {
-		snprintf(line, sizeof line,
-			 "threadstore_replica_handoffs_total{replica=\"%s\"} %lu\n",
-			 rt->replicas[i].name, rt->replicas[i].pool.handed_off);
-		buf_puts(out, line);
-	}
+	replica_family(rt, out,
+		       "# HELP threadstore_replica_up Read replica connections ready.\n"
+		       "# TYPE threadstore_replica_up gauge\n",
+		       "threadstore_replica_up", "replica", up_of);
+	replica_family(rt, out,
+		       "# HELP threadstore_replica_usable 1 while the replica takes reads "
+		       "(up, in recovery, within --replica-max-lag).\n"
+		       "# TYPE threadstore_replica_usable gauge\n",
+		       "threadstore_replica_usable", "replica", usable_of);
+	replica_family(rt, out,
+		       "# HELP threadstore_replica_lag_seconds Staleness bound from the lag "
+		       "probe (-1: unknown).\n"
+		       "# TYPE threadstore_replica_lag_seconds gauge\n",
+		       "threadstore_replica_lag_seconds", "replica", lag_of);
+	buf_printf(out,
+		   "# HELP threadstore_db_reads_total Reads routed, by node (primary: no "
+		   "replica fit).\n"
+		   "# TYPE threadstore_db_reads_total counter\n"
+		   "threadstore_db_reads_total{node=\"primary\"} %lu\n",
+		   rt->reads_primary);
+	replica_family(rt, out, "", "threadstore_db_reads_total", "node", reads_of);
+	buf_printf(out,
+		   "# HELP threadstore_db_reads_min_lsn_primary_total Reads the primary served "
+		   "because no replica had replayed their Threadstore-Min-LSN.\n"
+		   "# TYPE threadstore_db_reads_min_lsn_primary_total counter\n"
+		   "threadstore_db_reads_min_lsn_primary_total %lu\n",
+		   rt->reads_min_lsn_primary);
+	buf_printf(out,
+		   "# HELP threadstore_db_served_total Queries answered, by node.\n"
+		   "# TYPE threadstore_db_served_total counter\n"
+		   "threadstore_db_served_total{node=\"primary\"} %lu\n",
+		   rt->primary->served);
+	replica_family(rt, out, "", "threadstore_db_served_total", "node", served_of);
+	replica_family(rt, out,
+		       "# HELP threadstore_replica_handoffs_total Reads a replica could not "
+		       "answer, handed to the primary.\n"
+		       "# TYPE threadstore_replica_handoffs_total counter\n",
+		       "threadstore_replica_handoffs_total", "replica", handoffs_of);
 }
 
 void db_route_readyz(const struct db_route *rt, struct buf *out)
