@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 USERS=1000 THREADS=100 ITEMS=10 BIG=1000000 DUR=10 WARM=2 CONNS=1000 POOL=4 ROUNDS=3
 DB=threadstore_bench PG_PORT=25470 WORK=$BENCH_DIR/.work SERVER_URL= BASE= BIN= LOADGEN=
-WORKLOADS="w1" EXTRA=() NEW_EXTRA=() METRICS=
+WORKLOADS="w1" EXTRA=() NEW_EXTRA=() METRICS= BASE_DB=
 SECRET=threadstore-bench-secret-not-for-production
 
 usage() {
@@ -30,6 +30,9 @@ usage: bash bench/compare.sh --base BIN [options]
   --service-arg ARG    one more flag for both services (repeatable)
   --new-arg ARG        one more flag for the new binary's service only (repeatable)
   --metrics REGEX      at the end, print the new service's /metrics lines matching REGEX
+  --base-db NAME       the base service uses this database of the same server instead (a
+                       copy prepared by the caller, e.g. without an index: --base may then be
+                       the same binary as --bin)
 EOF
 }
 while [ $# -gt 0 ]; do
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
         --service-arg) EXTRA+=("$2"); shift ;;
         --new-arg) NEW_EXTRA+=("$2"); shift ;;
         --metrics) METRICS=$2; shift ;;
+        --base-db) BASE_DB=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; bench_die "unknown option $1" ;;
     esac
@@ -92,7 +96,9 @@ fi
 
 ARGS=(--database-url "$URL" --jwt-secret "$SECRET" --pool-size "$POOL" --no-access-log
       --no-migrate "${EXTRA[@]}")
-bench_service_start "$BASE" "$TMP/base.log" "${ARGS[@]}"
+BASE_ARGS=("${ARGS[@]}")
+[ -z "$BASE_DB" ] || BASE_ARGS[1]=$(bench_url_with_db "$ADMIN_URL" "$BASE_DB")
+bench_service_start "$BASE" "$TMP/base.log" "${BASE_ARGS[@]}"
 BASE_PID=$SVC_PID BASE_PORT=$SVC_PORT; PIDS+=("$SVC_PID")
 bench_service_start "$BIN" "$TMP/new.log" "${ARGS[@]}" "${NEW_EXTRA[@]}"
 NEW_PID=$SVC_PID NEW_PORT=$SVC_PORT; PIDS+=("$SVC_PID")
@@ -127,7 +133,7 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
-echo "# compare: base=$BASE new=$BIN ${NEW_EXTRA[*]} rounds=$ROUNDS duration=${DUR}s connections=$CONNS pool=$POOL"
+echo "# compare: base=$BASE${BASE_DB:+ (database $BASE_DB)} new=$BIN ${NEW_EXTRA[*]} rounds=$ROUNDS duration=${DUR}s connections=$CONNS pool=$POOL"
 echo "# workload  who   req/s per round            median   service CPU us/req (median)"
 for w in $WORKLOADS; do
     for who in base new; do
