@@ -51,24 +51,34 @@ BEGIN
     RETURN NEW;
 END $$;
 SET lock_timeout = '5s';
+-- On Citus (a table distributed before this migration) a trigger needs this; on PostgreSQL
+-- it is an unused placeholder setting. The trigger writes the row it fires for only.
+SET citus.enable_unsafe_triggers = on;
 CREATE OR REPLACE TRIGGER thread_activity_sig BEFORE INSERT OR UPDATE OF facets
     ON thread_activity FOR EACH ROW EXECUTE FUNCTION threadstore_activity_sig();
 RESET lock_timeout;
+-- Batches by key range (5,000 rows, each its own transaction): a plain UPDATE with a range,
+-- which Citus also runs on a table distributed before this migration (no CTE, no join).
 DO $$
 DECLARE
     lu text := '';
     li text := '';
+    hu text;
+    hi text;
 BEGIN
     LOOP
-        WITH b AS (SELECT user_id, thread_id FROM thread_activity
-                   WHERE (user_id, thread_id) > (lu, li)
-                   ORDER BY user_id, thread_id LIMIT 5000),
-             u AS (UPDATE thread_activity a SET sig = threadstore_sig(a.facets) FROM b
-                   WHERE a.user_id = b.user_id AND a.thread_id = b.thread_id
-                     AND a.sig IS NULL)
-        SELECT user_id, thread_id INTO lu, li FROM b
-        ORDER BY user_id DESC, thread_id DESC LIMIT 1;
-        EXIT WHEN NOT FOUND;
+        SELECT user_id, thread_id INTO hu, hi FROM thread_activity
+        WHERE (user_id, thread_id) > (lu, li) ORDER BY user_id, thread_id OFFSET 4999 LIMIT 1;
+        IF NOT FOUND THEN
+            UPDATE thread_activity SET sig = threadstore_sig(facets)
+            WHERE (user_id, thread_id) > (lu, li) AND sig IS NULL;
+            EXIT;
+        END IF;
+        UPDATE thread_activity SET sig = threadstore_sig(facets)
+        WHERE (user_id, thread_id) > (lu, li) AND (user_id, thread_id) <= (hu, hi)
+          AND sig IS NULL;
+        lu := hu;
+        li := hi;
         COMMIT;
     END LOOP;
 END $$;
