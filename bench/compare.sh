@@ -30,6 +30,7 @@ usage: bash bench/compare.sh --base BIN [options]
   --service-arg ARG    one more flag for both services (repeatable)
   --new-arg ARG        one more flag for the new binary's service only (repeatable)
   --metrics REGEX      at the end, print the new service's /metrics lines matching REGEX
+  --db NAME            the database (default $DB)
   --base-db NAME       the base service uses this database of the same server instead (a
                        copy prepared by the caller, e.g. without an index: --base may then be
                        the same binary as --bin)
@@ -56,6 +57,7 @@ while [ $# -gt 0 ]; do
         --new-arg) NEW_EXTRA+=("$2"); shift ;;
         --metrics) METRICS=$2; shift ;;
         --base-db) BASE_DB=$2; shift ;;
+        --db) DB=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; bench_die "unknown option $1" ;;
     esac
