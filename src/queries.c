@@ -182,8 +182,10 @@
  * first 100,000 characters, cut to 600 (and never inside a marker). The
  * query and the cursor are computed once (OFFSET 0: flattened, a generic plan
  * parsed the query again for each match's rank and recheck: 6.3 ms instead of
- * 1.9 for the bench's big user). */
-/* The match (sql/015): the index of the user's prefixed words finds the
+ * 1.9 for the bench's big user). Items of expired threads: a hashed NOT IN
+ * over the user's expired threads (sql/013's partial index; none, normally),
+ * not a primary-key probe per match.
+ * The match (sql/015): the index of the user's prefixed words finds the
  * rows (k: the query mapped to them); user_id and tsv the exact match (a
  * prefix two users share, phrases' positions). COLLATE "C": the same
  * equality, but no btree on user_id can serve it, else the generic plan ANDs
