@@ -107,9 +107,10 @@ def test_keys_of_a_tsvector_near_its_limit(api):
 
 
 def colliding_users():
-    seen = {}
+    """Two new user ids (of this run: the database outlives it) with one prefix."""
+    seen, run = {}, th.new_id("collide")
     for i in itertools.count():
-        u = "collide-%d" % i
+        u = "%s-%d" % (run, i)
         p = prefix(u)
         if p in seen:
             return seen[p], u
