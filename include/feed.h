@@ -42,6 +42,7 @@
 
 #include "buf.h"
 #include "feed_listen.h"
+#include "feed_notify.h"
 #include "list.h"
 
 struct db_pool;
@@ -89,8 +90,8 @@ struct feed_group {
 };
 
 struct feed_stats {
-	unsigned long notifications, fetches, events, heartbeats, slow_closed, refused, gone_closed,
-	    swept, sweeps, fetch_errors, notifies_sent, notify_errors;
+	unsigned long notifications, fetches, events, direct, heartbeats, slow_closed, refused,
+	    gone_closed, swept, sweeps, fetch_errors, notifies_sent, notify_errors;
 };
 
 struct feed {
@@ -106,8 +107,9 @@ struct feed {
 	struct db_query *sweep_query;
 	/* Users who wrote here since the last NOTIFY was sent ("user\n" each, or
 	 * "*"): one notifying statement in flight, the next batch gathers meanwhile. */
-	struct buf notify_pending;
+	struct buf notify_pending; /* feed_notify.h's batch */
 	struct db_query *notify_query;
+	char token[FEED_NOTIFY_TOKEN + 1]; /* names this instance's notifications */
 	int open_handles;
 	bool closing;
 	void (*on_closed)(struct feed *);
@@ -170,6 +172,13 @@ void feed_sse_event(struct buf *out, const char *id, const char *kind, const cha
  * write statement that succeeded): its local streams fetch now, and every
  * instance is told with the next batched NOTIFY. */
 void feed_note_write(struct feed *f, const char *user, size_t ul);
+/* The same with the write's result: a statement that returns its change
+ * (queries.c CHANGE_ROW: columns chg_n, kind, thread, item, attachment id,
+ * document, at_us) had it recorded or not; a recorded one goes to this
+ * instance's streams at the number before it with no statement, and to the
+ * others in the notification (feed_notify.h). Other statements: as
+ * feed_note_write. Called only once the write committed. */
+void feed_note_result(struct feed *f, const char *user, size_t ul, PGresult *res);
 
 /* Metrics lines (Prometheus text). */
 void feed_metrics(const struct feed *f, struct buf *out);

@@ -1,6 +1,7 @@
 /* The change feed's pure parts: cursors (opaque, checked to be this user's),
- * admin cursors, SSE framing. */
+ * admin cursors, SSE framing, the NOTIFY payload (feed_notify.h). */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -88,10 +89,115 @@ static void sse(void)
 	buf_free(&b);
 }
 
+/* ---- the NOTIFY payload ---- */
+
+#define MAXSEEN 400
+struct seen {
+	int n;
+	struct feed_notice e[MAXSEEN];
+	char text[MAXSEEN][64];
+};
+
+static void collect(void *owner, const struct feed_notice *e)
+{
+	struct seen *s = owner;
+	if (s->n == MAXSEEN)
+		return;
+	s->e[s->n] = *e;
+	snprintf(s->text[s->n], sizeof s->text[0], "%.*s|%lld|%.*s|%.*s", (int)e->user_len, e->user,
+		 e->has_change ? (long long)e->n : -1LL, (int)e->kind_len,
+		 e->has_change ? e->kind : "", (int)e->tail_len, e->has_change ? e->tail : "");
+	s->n++;
+}
+
+static struct feed_notice change(const char *u, int64_t n, const char *kind, const char *tail)
+{
+	return (struct feed_notice){.user = u,
+				    .user_len = strlen(u),
+				    .has_change = true,
+				    .n = n,
+				    .kind = kind,
+				    .kind_len = strlen(kind),
+				    .tail = tail,
+				    .tail_len = strlen(tail)};
+}
+
+static void notify_payload(void)
+{
+	char mine[FEED_NOTIFY_TOKEN + 1], other[FEED_NOTIFY_TOKEN + 1];
+	feed_notify_token(mine);
+	feed_notify_token(other);
+	CHECK(strlen(mine) == FEED_NOTIFY_TOKEN && strcmp(mine, other) != 0);
+	struct buf p = {0};
+	struct feed_notice a = change("u1", 7, "item.added", "\"kind\":\"item.added\"}");
+	struct feed_notice plain = {.user = "u2", .user_len = 2};
+	feed_notify_add(&p, mine, &a);
+	feed_notify_add(&p, mine, &plain);
+	feed_notify_add(&p, mine, &plain); /* named once */
+	struct feed_notice b = change("u1", 8, "item.saved", "{x y}");
+	feed_notify_add(&p, mine, &b);
+	buf_putc(&p, '\0');
+	struct seen s = {0};
+	/* its own sender skips it: it delivered when the write committed */
+	CHECK(feed_notify_parse(p.data, mine, collect, &s) == 2 && s.n == 0);
+	CHECK(feed_notify_parse(p.data, other, collect, &s) == 0 && s.n == 3);
+	CHECK(strcmp(s.text[0], "u1|7|item.added|\"kind\":\"item.added\"}") == 0);
+	CHECK(strcmp(s.text[1], "u2|-1||") == 0);
+	CHECK(strcmp(s.text[2], "u1|8|item.saved|{x y}") == 0);
+	/* an older instance's payload: users only */
+	s.n = 0;
+	CHECK(feed_notify_parse("u1\nu3\n", mine, collect, &s) == 0 && s.n == 2);
+	CHECK(strcmp(s.text[1], "u3|-1||") == 0);
+	CHECK(feed_notify_parse("*", mine, collect, &s) == 1);
+	/* a record line that is not one: the user has news (fetch), never an event */
+	s.n = 0;
+	CHECK(feed_notify_parse("\x1d"
+				"abc\nu1\n\x1ex7 k t\nu2\n\x1e"
+				"5 k\nu3\n\x1e"
+				"0 k t\n",
+				mine, collect, &s) == 0 &&
+	      s.n == 3);
+	CHECK(!s.e[0].has_change && !s.e[1].has_change && !s.e[2].has_change);
+	/* a user that cannot be a line: everyone */
+	buf_reset(&p);
+	struct feed_notice nl = {.user = "a\nb", .user_len = 3};
+	feed_notify_add(&p, mine, &a);
+	feed_notify_add(&p, mine, &nl);
+	CHECK(feed_notify_everyone(&p));
+	feed_notify_add(&p, mine, &a); /* stays everyone */
+	CHECK(feed_notify_everyone(&p));
+	buf_reset(&p);
+	struct feed_notice rs = change("\x1eu", 1, "k", "t");
+	feed_notify_add(&p, mine, &rs);
+	CHECK(feed_notify_everyone(&p));
+	/* full: changes become user lines, then everyone; never past the limit */
+	buf_reset(&p);
+	char tail[300];
+	memset(tail, 'x', sizeof tail - 1);
+	tail[sizeof tail - 1] = '\0';
+	char users[60][8];
+	bool went_plain = false;
+	for (int i = 0; i < 60 && !feed_notify_everyone(&p); i++) {
+		snprintf(users[i], sizeof users[i], "u%d", i);
+		struct feed_notice c = change(users[i], i + 1, "item.added", tail);
+		size_t was = p.len;
+		feed_notify_add(&p, mine, &c);
+		CHECK(p.len <= FEED_NOTIFY_MAX);
+		went_plain |= p.len == was + strlen(users[i]) + 1;
+	}
+	CHECK(went_plain && !feed_notify_everyone(&p));
+	buf_putc(&p, '\0');
+	s.n = 0;
+	CHECK(feed_notify_parse(p.data, other, collect, &s) == 0 && s.n == 60);
+	CHECK(s.e[0].has_change && !s.e[59].has_change);
+	buf_free(&p);
+}
+
 int main(void)
 {
 	user_cursors();
 	admin_cursors();
 	sse();
+	notify_payload();
 	return check_done();
 }
