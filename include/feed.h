@@ -41,6 +41,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "feed_cursor.h"
 #include "feed_listen.h"
 #include "feed_notify.h"
 #include "list.h"
@@ -141,12 +142,7 @@ bool feed_sub_drained(struct feed *f, struct feed_sub *s);
 /* Leaves the group (the stream ends, or the connection closed). */
 void feed_sub_leave(struct feed *f, struct feed_sub *s);
 
-/* ---- cursors: opaque to clients, checked to be ours ---- */
-#define FEED_CURSOR_MAX 40
-/* The cursor of change n of user u. */
-int feed_cursor(const char *u, size_t ul, int64_t n, char out[FEED_CURSOR_MAX]);
-/* Its number, or -1 when it is not one of this user's cursors. */
-int64_t feed_cursor_parse(const char *u, size_t ul, const char *c, size_t cl);
+/* ---- statements' rows ---- */
 /* How many changes the LIMIT of a change statement (queries.c's
  * CHANGES_CAPPED) found: more than the rows kept when it was cut by bytes. */
 int feed_scanned(PGresult *res, int col, int kept);
@@ -154,10 +150,6 @@ int feed_scanned(PGresult *res, int col, int kept);
  * its attachment documents total at most --subscriber-buffer (but one change
  * always): the budget parameter of Q_CHANGES_PAGE. Returns its length. */
 int feed_batch_budget(const struct feed *f, char out[24]);
-/* The admin feed's cursor (xid, user, n): hex fields; out is grown. */
-void feed_admin_cursor(struct buf *out, const char *xid, const char *u, size_t ul, const char *n);
-/* Splits an admin cursor: decimal xid and n, the user (decoded, into user). -1: not ours. */
-int feed_admin_cursor_parse(const char *c, size_t cl, char xid[24], char n[24], struct buf *user);
 
 /* ---- event text ---- */
 /* Appends the JSON object of change row i of a Q_CHANGES_PAGE / Q_ADMIN_CHANGES

@@ -46,9 +46,9 @@ static void admin_cursors(void)
 {
 	struct buf c = {0}, user = {0};
 	const char u[] = "us\"er\n\xc3\xa9"; /* any bytes of a sub survive the trip */
-	feed_admin_cursor(&c, "12345", u, sizeof u - 1, "7");
+	feed_cursor_admin(&c, "12345", u, sizeof u - 1, "7");
 	char xid[24], n[24];
-	CHECK(feed_admin_cursor_parse(c.data, c.len, xid, n, &user) == 0);
+	CHECK(feed_cursor_admin_parse(c.data, c.len, xid, n, &user) == 0);
 	CHECK(strcmp(xid, "12345") == 0 && strcmp(n, "7") == 0);
 	CHECK(user.len == sizeof u - 1 && memcmp(user.data, u, user.len) == 0);
 	CHECK(strspn(c.data, "0123456789abcdef.") == c.len); /* safe in a URL as it is */
@@ -67,12 +67,12 @@ static void admin_cursors(void)
 			     NULL};
 	for (const char *const *b = bad; *b; b++) {
 		buf_reset(&user);
-		CHECK(feed_admin_cursor_parse(*b, strlen(*b), xid, n, &user) < 0);
+		CHECK(feed_cursor_admin_parse(*b, strlen(*b), xid, n, &user) < 0);
 	}
 	buf_reset(&user);
-	CHECK(feed_admin_cursor_parse("0.0.", 4, xid, n, &user) == 0 && user.len == 0);
+	CHECK(feed_cursor_admin_parse("0.0.", 4, xid, n, &user) == 0 && user.len == 0);
 	buf_reset(&user);
-	CHECK(feed_admin_cursor_parse("18446744073709551615.9223372036854775807.", 41, xid, n,
+	CHECK(feed_cursor_admin_parse("18446744073709551615.9223372036854775807.", 41, xid, n,
 				      &user) == 0);
 	buf_free(&c);
 	buf_free(&user);
