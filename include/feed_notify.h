@@ -14,10 +14,15 @@
  * the users it knows: the header and record lines name nobody, so it still
  * fetches exactly what it did (a mixed version deployment loses nothing). A
  * user id that cannot be a line (a newline in it, or a first byte of 0x1d or
- * 0x1e) makes the batch "*". The JSON tail has no newline (control
- * characters are escaped). Payloads stay under PostgreSQL's 8000 bytes: a
- * change that does not fit goes as its plain user line, and a user line that
- * does not fit makes the batch "*". */
+ * 0x1e, or a 0x1f anywhere) makes the batch "*". The JSON tail has no
+ * newline (control characters are escaped).
+ *
+ * Payloads stay under PostgreSQL's 8000 bytes: a batch (what gathers while
+ * the previous NOTIFY statement runs) is up to FEED_NOTIFY_PAYLOADS payloads,
+ * separated by 0x1f, each with its header, sent by one statement
+ * (Q_CHANGES_NOTIFY: one pg_notify each, in order, one transaction). Past
+ * that, changes go as their plain user lines, and when those do not fit
+ * either the batch is "*". */
 #ifndef THREADSTORE_FEED_NOTIFY_H
 #define THREADSTORE_FEED_NOTIFY_H
 
@@ -27,8 +32,9 @@
 
 #include "buf.h"
 
-#define FEED_NOTIFY_MAX 7900 /* PostgreSQL's payload limit is 8000 bytes */
-#define FEED_NOTIFY_TOKEN 16 /* hex characters naming the sending instance */
+#define FEED_NOTIFY_MAX 7900	/* PostgreSQL's payload limit is 8000 bytes */
+#define FEED_NOTIFY_TOKEN 16	/* hex characters naming the sending instance */
+#define FEED_NOTIFY_PAYLOADS 32 /* payloads a batch (one statement) holds at most */
 
 /* One entry of a payload. */
 struct feed_notice {
@@ -42,9 +48,10 @@ struct feed_notice {
 
 /* A fresh random token for this instance (NUL-terminated). */
 void feed_notify_token(char out[FEED_NOTIFY_TOKEN + 1]);
-/* Appends an entry (a change when e->has_change) to the pending batch p,
- * which starts with the sender's header; the plain user line when the change
- * does not fit (and is not named yet), "*" when that does not fit either. */
+/* Appends an entry (a change when e->has_change) to the pending batch p
+ * (payloads separated by 0x1f, each starting with the sender's header); the
+ * plain user line when the change does not fit (and is not named yet), "*"
+ * when that does not fit either. */
 void feed_notify_add(struct buf *p, const char *token, const struct feed_notice *e);
 /* Whether p is "*" (everyone). */
 bool feed_notify_everyone(const struct buf *p);

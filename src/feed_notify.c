@@ -1,4 +1,5 @@
 /* feed_notify.c: the NOTIFY payload's format; see feed_notify.h. */
+#define _GNU_SOURCE /* memrchr */
 #include "feed_notify.h"
 
 #include <inttypes.h>
@@ -10,6 +11,7 @@
 
 #define HEADER '\x1d'
 #define RECORD '\x1e'
+#define NEXT '\x1f' /* between a batch's payloads */
 
 void feed_notify_token(char out[FEED_NOTIFY_TOKEN + 1])
 {
@@ -49,28 +51,57 @@ static void everyone(struct buf *p)
 	buf_putc(p, '*');
 }
 
+/* Where the batch's last payload starts. */
+static size_t last_payload(const struct buf *p)
+{
+	const char *sep = p->len > 0 ? memrchr(p->data, NEXT, p->len) : NULL;
+	return sep != NULL ? (size_t)(sep - p->data) + 1 : 0;
+}
+
+/* Whether the batch may take another payload. */
+static bool room_for_payload(const struct buf *p)
+{
+	int count = 1;
+	for (const char *q = p->data, *end = p->data + p->len;
+	     (q = memchr(q, NEXT, (size_t)(end - q))) != NULL; q++)
+		count++;
+	return count < FEED_NOTIFY_PAYLOADS;
+}
+
+static void header(struct buf *p, const char *token)
+{
+	buf_putc(p, HEADER);
+	buf_puts(p, token);
+	buf_putc(p, '\n');
+}
+
 void feed_notify_add(struct buf *p, const char *token, const struct feed_notice *e)
 {
 	const char *u = e->user;
 	size_t ul = e->user_len;
 	if (feed_notify_everyone(p))
 		return; /* everyone catches up already */
-	if (memchr(u, '\n', ul) != NULL || (ul > 0 && (u[0] == HEADER || u[0] == RECORD))) {
+	if (memchr(u, '\n', ul) != NULL || memchr(u, NEXT, ul) != NULL ||
+	    (ul > 0 && (u[0] == HEADER || u[0] == RECORD))) {
 		everyone(p); /* a user id that cannot be a line of it */
 		return;
 	}
-	if (p->len == 0) {
-		buf_putc(p, HEADER);
-		buf_puts(p, token);
-		buf_putc(p, '\n');
-	}
-	if (e->has_change) {
+	if (p->len == 0)
+		header(p, token);
+	size_t start = last_payload(p);
+	if (e->has_change && memchr(e->tail, '\n', e->tail_len) == NULL &&
+	    memchr(e->tail, NEXT, e->tail_len) == NULL &&
+	    memchr(e->kind, ' ', e->kind_len) == NULL) {
 		char num[24];
 		int nl = snprintf(num, sizeof num, "%" PRId64, e->n);
 		size_t need = ul + 2 + (size_t)nl + 1 + e->kind_len + 1 + e->tail_len + 1;
-		if (p->len + need <= FEED_NOTIFY_MAX &&
-		    memchr(e->tail, '\n', e->tail_len) == NULL &&
-		    memchr(e->kind, ' ', e->kind_len) == NULL) {
+		if (p->len - start + need > FEED_NOTIFY_MAX &&
+		    need + FEED_NOTIFY_TOKEN + 2 <= FEED_NOTIFY_MAX && room_for_payload(p)) {
+			buf_putc(p, NEXT); /* the next payload of the batch */
+			header(p, token);
+			start = p->len - FEED_NOTIFY_TOKEN - 2;
+		}
+		if (p->len - start + need <= FEED_NOTIFY_MAX) {
 			buf_append(p, u, ul);
 			buf_putc(p, '\n');
 			buf_putc(p, RECORD);
@@ -85,9 +116,13 @@ void feed_notify_add(struct buf *p, const char *token, const struct feed_notice 
 	}
 	if (named(p, u, ul))
 		return; /* a user writing often is named once */
-	if (p->len + ul + 1 > FEED_NOTIFY_MAX) {
-		everyone(p); /* too many users for one payload */
-		return;
+	if (p->len - start + ul + 1 > FEED_NOTIFY_MAX) {
+		if (!room_for_payload(p)) {
+			everyone(p); /* too many users for one batch */
+			return;
+		}
+		buf_putc(p, NEXT);
+		header(p, token);
 	}
 	buf_append(p, u, ul);
 	buf_putc(p, '\n');

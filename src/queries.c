@@ -457,13 +457,14 @@ const struct query queries[Q_ALL] = {
 		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4",
 		"xid, user_id COLLATE \"C\", n", "$5") ") c ON true"
 		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 5, false, true},
-	/* The users who wrote ($1: "user\n..." or "*" for everyone), to every
+	/* The users who wrote and their changes ($1: feed_notify.h's batch, payloads
+	 * separated by 0x1f, one notification each, in order; or "*"), to every
 	 * instance's LISTEN: one short transaction for a batch of writes, which
 	 * need not wait for its WAL flush (nothing of it must survive a crash:
 	 * the changes are in the table, and a LISTEN that comes back catches up). */
 	[Q_CHANGES_NOTIFY] = {"changes_notify",
-		"SELECT set_config('synchronous_commit', 'off', true),"
-		" pg_notify('" CHANGES_CHANNEL "', $1)", 1, true, true},
+		"SELECT set_config('synchronous_commit', 'off', true), (SELECT count(pg_notify('"
+		CHANGES_CHANNEL "', p)) FROM unnest(string_to_array($1, chr(31))) p)", 1, true, true},
 	/* Retention: up to $2 changes older than $1 µs, oldest first; per user
 	 * that is a prefix of its numbers (at_us never goes back). One instance at
 	 * a time (a transaction's advisory lock: fine behind a pooler); the others'

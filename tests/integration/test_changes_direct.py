@@ -5,7 +5,7 @@ change committed that nobody announced, as from an instance that died before
 its NOTIFY) falls back to the fetch; ordering holds when direct events and
 fetches race. The metrics tell which path delivered."""
 
-import random
+import contextlib
 import re
 import threading
 import time
@@ -42,14 +42,24 @@ def stream(srv, token, **kw):
     return s
 
 
-def live_stream(srv, writer, token, t):
-    """A stream that is live: it got a first event (its catch-up and its go-live
-    fetch are over once that arrives and the counters settle)."""
-    s = stream(srv, token)
-    writer.save_thread(t)
-    assert s.next_event(timeout=10)["event"] == "thread.saved"
-    settle(srv)
-    return s
+@contextlib.contextmanager
+def watching(two, make_token, user_id, where):
+    """(srv, writer on A, thread, stream on srv) with the stream live: it got a
+    first event and its catch-up and go-live fetch are over."""
+    a, b = two
+    srv = a if where == "same" else b
+    tok = make_token(user_id)
+    ca = a.client(tok)
+    t = th.thread_doc()
+    s = stream(srv, tok)
+    try:
+        ca.save_thread(t)
+        assert s.next_event(timeout=10)["event"] == "thread.saved"
+        settle(srv)
+        yield srv, ca, t, s
+    finally:
+        s.close()
+        ca.close()
 
 
 def settle(srv):
@@ -67,13 +77,7 @@ def settle(srv):
 
 @pytest.mark.parametrize("where", ["same", "other"])
 def test_direct_delivery_costs_no_fetch(two, make_token, user_id, where):
-    a, b = two
-    srv = a if where == "same" else b
-    tok = make_token(user_id)
-    ca = a.client(tok)
-    t = th.thread_doc()
-    s = live_stream(srv, ca, tok, t)
-    try:
+    with watching(two, make_token, user_id, where) as (srv, ca, t, s):
         before = counters(srv)
         n = 20
         for i in range(n):  # one at a time: each lands on a stream at the number before it
@@ -91,9 +95,6 @@ def test_direct_delivery_costs_no_fetch(two, make_token, user_id, where):
         e = s.next_event(timeout=10)
         assert e["json"] == ca.get("/v1/changes?limit=1000").json["data"][-1]
         assert e["event"] == "item.saved"
-    finally:
-        s.close()
-        ca.close()
 
 
 def test_a_noop_write_announces_nothing(two, make_token, user_id):
@@ -118,13 +119,7 @@ def test_a_gap_falls_back_to_the_table(two, make_token, user_id, where):
     """A change committed with no announcement (as from an instance that died
     between its commit and its NOTIFY): the next write's change is not next
     for the stream, which fetches, and gets both, in order, once."""
-    a, b = two
-    srv = a if where == "same" else b
-    tok = make_token(user_id)
-    ca = a.client(tok)
-    t = th.thread_doc()
-    s = live_stream(srv, ca, tok, t)
-    try:
+    with watching(two, make_token, user_id, where) as (srv, ca, t, s):
         before = counters(srv)
         th.psql(th.database_url(),
                 "WITH h AS (UPDATE change_heads SET n = n + 1 WHERE user_id = '%s'"
@@ -143,9 +138,6 @@ def test_a_gap_falls_back_to_the_table(two, make_token, user_id, where):
         assert s.next_event(timeout=10)["json"]["item_id"] == "next"
         assert counters(srv)["direct_events_total"] == before["direct_events_total"] + 1
         assert s.next_event(timeout=0.5) is None  # nothing twice
-    finally:
-        s.close()
-        ca.close()
 
 
 @pytest.mark.parametrize("where", ["same", "other"])
@@ -174,22 +166,10 @@ def test_direct_and_fetch_race_in_order(two, make_token, user_id, where):
     results, errors = [], []
 
     def subscribe(seed):
-        rnd = random.Random(seed)
-        got, last = [], base
         try:
-            while len(got) < total:
-                s = stream(srv, tok, last_event_id=last)
-                try:
-                    for _ in range(rnd.randint(1, 80)):
-                        e = s.next_event(timeout=20)
-                        assert e is not None
-                        got.append(e["json"]["cursor"])
-                        last = e["id"]
-                        if len(got) == total:
-                            break
-                finally:
-                    s.close()
-            results.append(got)
+            got = sh.read_resuming(lambda last: stream(srv, tok, last_event_id=last), base,
+                                   total, seed, most=80)
+            results.append([g["cursor"] for g in got])
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 

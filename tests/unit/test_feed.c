@@ -91,7 +91,7 @@ static void sse(void)
 
 /* ---- the NOTIFY payload ---- */
 
-#define MAXSEEN 400
+#define MAXSEEN 4000
 struct seen {
 	int n;
 	struct feed_notice e[MAXSEEN];
@@ -170,26 +170,45 @@ static void notify_payload(void)
 	struct feed_notice rs = change("\x1eu", 1, "k", "t");
 	feed_notify_add(&p, mine, &rs);
 	CHECK(feed_notify_everyone(&p));
-	/* full: changes become user lines, then everyone; never past the limit */
+	/* full: more payloads (one statement), then user lines, then everyone;
+	 * never one past the limit */
 	buf_reset(&p);
 	char tail[300];
 	memset(tail, 'x', sizeof tail - 1);
 	tail[sizeof tail - 1] = '\0';
-	char users[60][8];
-	bool went_plain = false;
-	for (int i = 0; i < 60 && !feed_notify_everyone(&p); i++) {
+	static char users[3000][8];
+	int changes = 0, plains = 0, i = 0;
+	for (; i < 3000 && !feed_notify_everyone(&p); i++) {
 		snprintf(users[i], sizeof users[i], "u%d", i);
 		struct feed_notice c = change(users[i], i + 1, "item.added", tail);
-		size_t was = p.len;
 		feed_notify_add(&p, mine, &c);
-		CHECK(p.len <= FEED_NOTIFY_MAX);
-		went_plain |= p.len == was + strlen(users[i]) + 1;
 	}
-	CHECK(went_plain && !feed_notify_everyone(&p));
+	CHECK(feed_notify_everyone(&p) && i > 32 * 7900 / 320);
+	/* the batch just before: 32 payloads, each under the limit, with its header */
+	buf_reset(&p);
+	for (int k = 0; k < i - 1; k++) {
+		struct feed_notice c = change(users[k], k + 1, "item.added", tail);
+		feed_notify_add(&p, mine, &c);
+	}
+	CHECK(!feed_notify_everyone(&p));
 	buf_putc(&p, '\0');
-	s.n = 0;
-	CHECK(feed_notify_parse(p.data, other, collect, &s) == 0 && s.n == 60);
-	CHECK(s.e[0].has_change && !s.e[59].has_change);
+	int payloads = 0;
+	for (char *q = p.data, *sep; q != NULL; q = sep ? sep + 1 : NULL, payloads++) {
+		sep = strchr(q, '\x1f');
+		if (sep)
+			*sep = '\0';
+		CHECK(strlen(q) <= FEED_NOTIFY_MAX && strncmp(q, "\x1d", 1) == 0);
+		s.n = 0;
+		CHECK(feed_notify_parse(q, mine, collect, &s) == 2); /* each one ours */
+		CHECK(feed_notify_parse(q, other, collect, &s) == 0);
+		for (int k = 0; k < s.n; k++) {
+			CHECK(
+			    !(s.e[k].has_change && plains > 0)); /* in order: changes, then users */
+			changes += s.e[k].has_change;
+			plains += !s.e[k].has_change;
+		}
+	}
+	CHECK(payloads == FEED_NOTIFY_PAYLOADS && changes + plains == i - 1 && plains > 0);
 	buf_free(&p);
 }
 
