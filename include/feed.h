@@ -13,7 +13,11 @@
  * lowest cursor among them (one statement per user and notification burst,
  * never one per subscriber), and each subscriber gets the events past its own
  * cursor. Numbers are dense per user and commit in order (sql/010), so
- * "after n" never skips a change that commits later. When the LISTEN
+ * "after n" never skips a change that commits later. The direct path: a
+ * write that returns its change (feed_note_result) gives it at once to the
+ * live streams at the number before it, here and, through the notification
+ * that carries it (feed_notify.h), on every other instance; only a stream
+ * further back makes its group fetch (the table is the backstop). When the LISTEN
  * connection comes back after a loss, every group fetches once: nothing that
  * committed while it was down is missed.
  *
