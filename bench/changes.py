@@ -5,7 +5,10 @@
            open loop at --rate writes/s (PUT thread) over --users users, one stream each on B
   rss      B's RSS with --idle streams open and idle, against none (same process)
   w3       loadgen's W3 (chat turns) on A, rounds alternating: with --w3-subs streams
-           attached on A for the writing users (read as fast as they come), and with none
+           attached on A for the writing users (read as fast as they come), and with none;
+           each round also counts the CPU time (from /proc) of the service (A and B), of
+           PostgreSQL (the postmaster and its children) and of this reader, per turn: on a
+           shared machine a figure other loads distort less than turns/s
 
 Driven by bench/changes.sh, which starts PostgreSQL and the instances. Standard library only.
 Tokens are minted with the service's dev-token command (the same HS256 secret)."""
@@ -157,6 +160,31 @@ async def latency(a, b, toks, rate, seconds, conns):
             "streams_resumed": resumed[0]}
 
 
+def cpu_s(pid, children=False):
+    """CPU seconds of a process; with children, also of its live children and of those it
+    reaped (PostgreSQL's backends)."""
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def fields(p):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                return f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+
+    f = fields(pid)
+    if f is None:
+        return 0.0
+    t = int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if children else 0)
+    if children:
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                c = fields(int(d))
+                if c is not None and int(c[1]) == pid:
+                    t += int(c[11]) + int(c[12])
+    return t / hz
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -181,7 +209,13 @@ async def idle_rss(b, bpid, toks, n):
             "per_stream_bytes": (during - before) * 1024 / n, "rss_after_kib": rss_kib(bpid)}
 
 
-async def w3(a, toks, rounds, subs, loadgen, lg_args):
+def writes(db):
+    """Changes recorded so far, over all users (one a write)."""
+    return int(subprocess.run(["psql", db, "-XAtqc", "SELECT coalesce(sum(n), 0) FROM change_heads"],
+                              check=True, capture_output=True, text=True).stdout.strip())
+
+
+async def w3(a, toks, rounds, subs, loadgen, lg_args, pids, db):
     users = list(toks)
     out = {"with": [], "none": []}
     for rnd in range(rounds):
@@ -203,19 +237,31 @@ async def w3(a, toks, rounds, subs, loadgen, lg_args):
                         got[0] += d.count(b"\nid: ")
 
                 readers = [asyncio.create_task(drain(r)) for r, _ in streams]
+            w0 = writes(db)
+            c0 = [cpu_s(p, ch) for p, ch in pids] + [time.process_time()]
+            t0 = time.monotonic()
             p = await asyncio.create_subprocess_exec(loadgen, *lg_args,
                                                      stdout=asyncio.subprocess.PIPE)
             text = (await p.communicate())[0].decode()
             m = re.search(r"RESULT .*? ops_s=([0-9.]+)", text)
             rps = float(m.group(1)) if m else float("nan")
             await asyncio.sleep(0.5)
+            c1 = [cpu_s(p, ch) for p, ch in pids] + [time.process_time()]
+            # every W3 write records one change: the turns of the whole window, exactly
+            # (loadgen's ops_s is of its measured window, in steps of 1 turn a connection)
+            turns = (writes(db) - w0) / 2
+            us = [(y - x) * 1e6 / turns if turns else float("nan") for x, y in zip(c0, c1)]
+            cpu = {"service_us": us[0] + us[1], "pg_us": us[2], "reader_us": us[3],
+                   "turns": turns}
             for t in readers:
                 t.cancel()
             for _, w in streams:
                 w.close()
-            out[mode].append({"rps": rps, "events": got[0]})
-            print("w3 round %d %s: %s turns/s, %d events to %d streams" %
-                  (rnd, mode, rps, got[0], len(streams)), file=sys.stderr, flush=True)
+            out[mode].append(dict({"rps": rps, "events": got[0]}, **cpu))
+            print("w3 round %d %s: %s turns/s, %d events to %d streams; %d turns in the window;"
+                  " CPU per turn: service %.0f us, PostgreSQL %.0f us, reader %.0f us" %
+                  (rnd, mode, rps, got[0], len(streams), turns, cpu["service_us"], cpu["pg_us"],
+                   cpu["reader_us"]), file=sys.stderr, flush=True)
     return out
 
 
@@ -226,6 +272,9 @@ def main():
     ap.add_argument("--a", type=int, required=True)
     ap.add_argument("--b", type=int, required=True)
     ap.add_argument("--b-pid", type=int, required=True)
+    ap.add_argument("--a-pid", type=int, required=True)
+    ap.add_argument("--pg-pid", type=int, required=True)
+    ap.add_argument("--database-url", required=True)
     ap.add_argument("--what", default="latency,rss,w3")
     ap.add_argument("--rate", type=float, default=1000)
     ap.add_argument("--seconds", type=float, default=10)
@@ -253,13 +302,23 @@ def main():
     if "w3" in what:
         # loadgen's users are 1000000 + (connection index mod users)
         toks = tokens(o.bin, o.secret, [str(1000000 + i) for i in range(o.w3_users)])
+        pids = [(o.a_pid, False), (o.b_pid, False), (o.pg_pid, True)]
         res["w3"] = asyncio.run(w3(o.a, toks, o.w3_rounds, o.w3_subs, o.loadgen,
-                                   o.loadgen_arg))
-        med = {k: sorted(r["rps"] for r in v)[len(v) // 2] for k, v in res["w3"].items()}
+                                   o.loadgen_arg, pids, o.database_url))
+
+        def median(k):
+            return {m: sorted(r[k] for r in v)[len(v) // 2] for m, v in res["w3"].items()}
+
+        med = median("rps")
         res["w3_median"] = med
         print("w3:", json.dumps(res["w3"]), flush=True)
         print("w3 median turns/s: with %.0f, none %.0f, ratio %.3f" %
               (med["with"], med["none"], med["with"] / med["none"]), flush=True)
+        sv, pg, rd = median("service_us"), median("pg_us"), median("reader_us")
+        print("w3 median CPU per turn, with / none: service %.0f / %.0f us, PostgreSQL %.0f /"
+              " %.0f us, reader %.0f / %.0f us; service + PostgreSQL: none/with %.3f" %
+              (sv["with"], sv["none"], pg["with"], pg["none"], rd["with"], rd["none"],
+               (sv["none"] + pg["none"]) / (sv["with"] + pg["with"])), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/changes.sh: the change feed's figures (issue 12) in one run: event latency from a
 # write's 2xx on instance A to the event on instance B, RSS with idle streams, W3 with
-# subscribers attached against none (rounds alternate). See bench/changes.py and README.md.
+# subscribers attached against none (rounds alternate; each round also says the CPU per turn
+# of the service, of PostgreSQL and of the stream reader). See bench/changes.py and README.md.
 #
 #   bash bench/changes.sh [--pg-port P] [--rate 1000] [--seconds 10] [--idle 10000]
 #                         [--w3-subs 1000] [--w3-users 100] [--w3-conns 100] [--w3-rounds 3]
-#                         [--what latency,rss,w3]
+#                         [--w3-duration 8] [--what latency,rss,w3]
 # W3 runs loadgen with --w3-conns connections, one user each (users 0..N-1); the streams are
 # spread over the first --w3-users users (1000 streams over 100 users: 10 a writing user;
 # --w3-users 1000 --w3-conns 1000: one stream a user, every user writing).
@@ -49,7 +50,7 @@ trap 'bench_service_stop $A_PID; bench_service_stop $B_PID' EXIT
 bench_say "A on $A_PORT, B on $B_PORT; $(nproc) cores; $(git -C "$BENCH_ROOT" rev-parse --short HEAD)"
 ( ulimit -n 65536 2>/dev/null || true
   python3 "$BENCH_DIR/changes.py" --bin "$BIN" --secret "$SECRET" --a "$A_PORT" --b "$B_PORT" \
-    --b-pid "$B_PID" --what "$WHAT" --loadgen "$LOADGEN" "${ARGS[@]}" \
+    --b-pid "$B_PID" --a-pid "$A_PID" --pg-pid "$(head -1 "$WORK/pg/postmaster.pid")" --database-url "$URL" --what "$WHAT" --loadgen "$LOADGEN" "${ARGS[@]}" \
     --loadgen-arg=--port --loadgen-arg="$A_PORT" --loadgen-arg=--workload --loadgen-arg=w3 \
     --loadgen-arg=--connections --loadgen-arg="$W3_CONNS" --loadgen-arg=--duration \
     --loadgen-arg="$W3_DUR" --loadgen-arg=--warmup --loadgen-arg=2 \

@@ -15,6 +15,7 @@
 #ifndef THREADSTORE_DB_RESOLVE_H
 #define THREADSTORE_DB_RESOLVE_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -50,5 +51,17 @@ struct db_lookup *db_lookup_start(uv_loop_t *loop, const struct db_hosts *hs, db
 				  void *arg, const char **err);
 /* done is never called; the lookup frees itself when its requests end. */
 void db_lookup_abandon(struct db_lookup *l);
+
+/* Starts libpq's nonblocking connect (PQconnectStartParams) to conninfo, as
+ * the pool's connections and the change feed's LISTEN do: UTF8, appname as
+ * the fallback application name, with keepalives TCP keepalives (20 s idle,
+ * 5 s interval, 3 probes: a connection the network dropped is noticed within
+ * a minute or so; conninfo's own settings win), and with host (then hostaddr
+ * and port: a lookup's lists, one length, every entry an address or a
+ * socket) libpq looks no name up, still tries every entry in turn, and
+ * verifies TLS certificates against the name; with host NULL, conninfo names
+ * no host that needs a lookup. NULL when out of memory. */
+PGconn *db_connect_start(const char *conninfo, const char *appname, bool keepalives,
+			 const char *host, const char *hostaddr, const char *port);
 
 #endif

@@ -13,7 +13,11 @@
  * lowest cursor among them (one statement per user and notification burst,
  * never one per subscriber), and each subscriber gets the events past its own
  * cursor. Numbers are dense per user and commit in order (sql/010), so
- * "after n" never skips a change that commits later. When the LISTEN
+ * "after n" never skips a change that commits later. The direct path: a
+ * write that returns its change (feed_note_result) gives it at once to the
+ * live streams at the number before it, here and, through the notification
+ * that carries it (feed_notify.h), on every other instance; only a stream
+ * further back makes its group fetch (the table is the backstop). When the LISTEN
  * connection comes back after a loss, every group fetches once: nothing that
  * committed while it was down is missed.
  *
@@ -41,7 +45,9 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "feed_cursor.h"
 #include "feed_listen.h"
+#include "feed_notify.h"
 #include "list.h"
 
 struct db_pool;
@@ -89,8 +95,8 @@ struct feed_group {
 };
 
 struct feed_stats {
-	unsigned long notifications, fetches, events, heartbeats, slow_closed, refused, gone_closed,
-	    swept, sweeps, fetch_errors, notifies_sent, notify_errors;
+	unsigned long notifications, fetches, events, direct, heartbeats, slow_closed, refused,
+	    gone_closed, swept, sweeps, fetch_errors, notifies_sent, notify_errors;
 };
 
 struct feed {
@@ -106,8 +112,9 @@ struct feed {
 	struct db_query *sweep_query;
 	/* Users who wrote here since the last NOTIFY was sent ("user\n" each, or
 	 * "*"): one notifying statement in flight, the next batch gathers meanwhile. */
-	struct buf notify_pending;
+	struct buf notify_pending; /* feed_notify.h's batch */
 	struct db_query *notify_query;
+	char token[FEED_NOTIFY_TOKEN + 1]; /* names this instance's notifications */
 	int open_handles;
 	bool closing;
 	void (*on_closed)(struct feed *);
@@ -139,12 +146,7 @@ bool feed_sub_drained(struct feed *f, struct feed_sub *s);
 /* Leaves the group (the stream ends, or the connection closed). */
 void feed_sub_leave(struct feed *f, struct feed_sub *s);
 
-/* ---- cursors: opaque to clients, checked to be ours ---- */
-#define FEED_CURSOR_MAX 40
-/* The cursor of change n of user u. */
-int feed_cursor(const char *u, size_t ul, int64_t n, char out[FEED_CURSOR_MAX]);
-/* Its number, or -1 when it is not one of this user's cursors. */
-int64_t feed_cursor_parse(const char *u, size_t ul, const char *c, size_t cl);
+/* ---- statements' rows ---- */
 /* How many changes the LIMIT of a change statement (queries.c's
  * CHANGES_CAPPED) found: more than the rows kept when it was cut by bytes. */
 int feed_scanned(PGresult *res, int col, int kept);
@@ -152,10 +154,6 @@ int feed_scanned(PGresult *res, int col, int kept);
  * its attachment documents total at most --subscriber-buffer (but one change
  * always): the budget parameter of Q_CHANGES_PAGE. Returns its length. */
 int feed_batch_budget(const struct feed *f, char out[24]);
-/* The admin feed's cursor (xid, user, n): hex fields; out is grown. */
-void feed_admin_cursor(struct buf *out, const char *xid, const char *u, size_t ul, const char *n);
-/* Splits an admin cursor: decimal xid and n, the user (decoded, into user). -1: not ours. */
-int feed_admin_cursor_parse(const char *c, size_t cl, char xid[24], char n[24], struct buf *user);
 
 /* ---- event text ---- */
 /* Appends the JSON object of change row i of a Q_CHANGES_PAGE / Q_ADMIN_CHANGES
@@ -170,6 +168,13 @@ void feed_sse_event(struct buf *out, const char *id, const char *kind, const cha
  * write statement that succeeded): its local streams fetch now, and every
  * instance is told with the next batched NOTIFY. */
 void feed_note_write(struct feed *f, const char *user, size_t ul);
+/* The same with the write's result: a statement that returns its change
+ * (queries.c CHANGE_ROW: columns chg_n, kind, thread, item, attachment id,
+ * document, at_us) had it recorded or not; a recorded one goes to this
+ * instance's streams at the number before it with no statement, and to the
+ * others in the notification (feed_notify.h). Other statements: as
+ * feed_note_write. Called only once the write committed. */
+void feed_note_result(struct feed *f, const char *user, size_t ul, PGresult *res);
 
 /* Metrics lines (Prometheus text). */
 void feed_metrics(const struct feed *f, struct buf *out);

@@ -207,23 +207,12 @@ static void connect_step(struct db_conn *c)
 	}
 }
 
-/* Starts libpq's nonblocking connect. With `host`/`hostaddr`/`port` (lists of
- * one length, every entry an address or a socket: db_resolve.h) libpq looks
- * no name up, still tries every entry in turn, and verifies TLS certificates
- * against the name. Without them, DATABASE_URL names no host that needs a
- * lookup (libpq's default socket). */
+/* Starts libpq's nonblocking connect (db_connect_start: with the lookup's
+ * lists, or none when DATABASE_URL names no host that needs a lookup). */
 static void connect_now(struct db_conn *c, const char *host, const char *hostaddr, const char *port)
 {
-	const char *keys[] = {"dbname",
-			      "client_encoding",
-			      "fallback_application_name",
-			      host ? "host" : NULL,
-			      "hostaddr",
-			      "port",
-			      NULL};
-	const char *vals[] = {c->pool->url, "UTF8", "threadstore", host, hostaddr, port, NULL};
 	conn_set_state(c, DBC_CONNECTING);
-	c->pg = PQconnectStartParams(keys, vals, 1);
+	c->pg = db_connect_start(c->pool->url, "threadstore", false, host, hostaddr, port);
 	if (c->pg == NULL) {
 		conn_fail(c, "out of memory");
 		return;

@@ -291,3 +291,25 @@ void db_lookup_abandon(struct db_lookup *l)
 		if (l->one[i].started)
 			uv_cancel((uv_req_t *)&l->one[i].req);
 }
+
+PGconn *db_connect_start(const char *conninfo, const char *appname, bool keepalives,
+			 const char *host, const char *hostaddr, const char *port)
+{
+	const char *keys[10], *vals[10];
+	int k = 0;
+	if (keepalives) { /* first: conninfo's own settings, expanded later, win */
+		keys[k] = "keepalives_idle", vals[k++] = "20";
+		keys[k] = "keepalives_interval", vals[k++] = "5";
+		keys[k] = "keepalives_count", vals[k++] = "3";
+	}
+	keys[k] = "dbname", vals[k++] = conninfo;
+	keys[k] = "client_encoding", vals[k++] = "UTF8";
+	keys[k] = "fallback_application_name", vals[k++] = appname;
+	if (host != NULL) {
+		keys[k] = "host", vals[k++] = host;
+		keys[k] = "hostaddr", vals[k++] = hostaddr;
+		keys[k] = "port", vals[k++] = port;
+	}
+	keys[k] = NULL, vals[k] = NULL;
+	return PQconnectStartParams(keys, vals, 1);
+}

@@ -18,101 +18,6 @@
 #define SWEEP_AGAIN_MS 100 /* after a full batch: at most SWEEP_BATCH rows per this */
 #define SWEEP_EVERY_MAX_MS 60000
 
-/* ---- cursors -------------------------------------------------------------------------- */
-
-/* FNV-1a over the user and the number: a check that a cursor is ours and this
- * user's (garbage, another user's or a truncated cursor is 400), not a secret. */
-static uint32_t cursor_tag(const char *u, size_t ul, int64_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (size_t i = 0; i < ul; i++)
-		h = (h ^ (unsigned char)u[i]) * 1099511628211ull;
-	for (int i = 0; i < 8; i++)
-		h = (h ^ (((uint64_t)n >> (i * 8)) & 0xff)) * 1099511628211ull;
-	return (uint32_t)(h ^ (h >> 32));
-}
-
-int feed_cursor(const char *u, size_t ul, int64_t n, char out[FEED_CURSOR_MAX])
-{
-	return snprintf(out, FEED_CURSOR_MAX, "%" PRIx64 "-%08x", (uint64_t)n,
-			cursor_tag(u, ul, n));
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-int64_t feed_cursor_parse(const char *u, size_t ul, const char *c, size_t cl)
-{
-	size_t i = 0;
-	uint64_t n = 0;
-	while (i < cl && i < 16 && hexval(c[i]) >= 0)
-		n = n << 4 | (uint64_t)hexval(c[i++]);
-	if (i == 0 || i >= cl || c[i] != '-' || cl - i - 1 != 8 || n == 0 || n > INT64_MAX)
-		return -1;
-	uint32_t tag = 0;
-	for (size_t k = i + 1; k < cl; k++) {
-		int v = hexval(c[k]);
-		if (v < 0)
-			return -1;
-		tag = tag << 4 | (uint32_t)v;
-	}
-	char again[FEED_CURSOR_MAX];
-	int len = feed_cursor(u, ul, (int64_t)n, again);
-	if (tag != cursor_tag(u, ul, (int64_t)n) || (size_t)len != cl || memcmp(again, c, cl) != 0)
-		return -1; /* also refuses leading zeros: one cursor per change */
-	return (int64_t)n;
-}
-
-void feed_admin_cursor(struct buf *out, const char *xid, const char *u, size_t ul, const char *n)
-{
-	static const char hex[] = "0123456789abcdef";
-	buf_printf(out, "%s.%s.", xid, n);
-	for (size_t i = 0; i < ul; i++) {
-		buf_putc(out, hex[(unsigned char)u[i] >> 4]);
-		buf_putc(out, hex[(unsigned char)u[i] & 15]);
-	}
-}
-
-/* Up to 20 decimal digits, no sign or leading zero (but "0"), at most max
- * (the column's range: a number past it is refused here, not by PostgreSQL). */
-static const char *decimal(const char *p, const char *end, char out[24], uint64_t max)
-{
-	size_t k = 0;
-	uint64_t v = 0;
-	while (p + k < end && p[k] >= '0' && p[k] <= '9' && k < 20) {
-		uint64_t d = (uint64_t)(p[k] - '0');
-		if (v > (max - d) / 10)
-			return NULL;
-		v = v * 10 + d;
-		k++;
-	}
-	if (k == 0 || (k > 1 && p[0] == '0'))
-		return NULL;
-	memcpy(out, p, k);
-	out[k] = '\0';
-	return p + k;
-}
-
-int feed_admin_cursor_parse(const char *c, size_t cl, char xid[24], char n[24], struct buf *user)
-{
-	const char *p = c, *end = c + cl;
-	/* xid: an xid8 (unsigned 64 bits); n: a bigint */
-	if ((p = decimal(p, end, xid, UINT64_MAX)) == NULL || p == end || *p++ != '.' ||
-	    (p = decimal(p, end, n, INT64_MAX)) == NULL || p == end || *p++ != '.')
-		return -1;
-	if ((end - p) % 2 != 0 || end - p > 2 * 255)
-		return -1;
-	for (; p < end; p += 2) {
-		int hi = hexval(p[0]), lo = hexval(p[1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		buf_putc(user, (char)(hi << 4 | lo));
-	}
-	return request_text_ok(user->data, user->len) ? 0 : -1;
-}
-
 int feed_scanned(PGresult *res, int col, int kept)
 {
 	return kept > 0 && !PQgetisnull(res, 0, col) ? atoi(PQgetvalue(res, 0, col)) : kept;
@@ -131,19 +36,11 @@ static void json_str_or_null(struct buf *out, PGresult *res, int i, int col)
 	buf_putc(out, '"');
 }
 
-void feed_event_json(struct buf *out, PGresult *res, int i, int col, const char *cursor,
-		     const char *user, size_t ul)
+/* The event's JSON after its cursor (and user): "kind":...,"at":"..."} */
+static void event_tail(struct buf *out, PGresult *res, int i, int col)
 {
 	char at[40];
 	page_format_us(atoll(PQgetvalue(res, i, col + 6)), at);
-	buf_puts(out, "{\"cursor\":\"");
-	buf_puts(out, cursor);
-	buf_puts(out, "\",");
-	if (user != NULL) {
-		buf_puts(out, "\"user_id\":\"");
-		buf_json_escape(out, user, ul);
-		buf_puts(out, "\",");
-	}
 	buf_puts(out, "\"kind\":\"");
 	buf_json_escape(out, PQgetvalue(res, i, col + 1), (size_t)PQgetlength(res, i, col + 1));
 	buf_puts(out, "\",\"thread_id\":");
@@ -159,6 +56,33 @@ void feed_event_json(struct buf *out, PGresult *res, int i, int col, const char 
 	buf_puts(out, ",\"at\":\"");
 	buf_puts(out, at);
 	buf_puts(out, "\"}");
+}
+
+void feed_event_json(struct buf *out, PGresult *res, int i, int col, const char *cursor,
+		     const char *user, size_t ul)
+{
+	buf_puts(out, "{\"cursor\":\"");
+	buf_puts(out, cursor);
+	buf_puts(out, "\",");
+	if (user != NULL) {
+		buf_puts(out, "\"user_id\":\"");
+		buf_json_escape(out, user, ul);
+		buf_puts(out, "\",");
+	}
+	event_tail(out, res, i, col);
+}
+
+/* The SSE event of change n of user u from its JSON tail (event_tail). */
+static void sse_from_tail(struct buf *ev, const char *u, size_t ul, const struct feed_notice *e)
+{
+	char cur[FEED_CURSOR_MAX], kind[32];
+	feed_cursor(u, ul, e->n, cur);
+	snprintf(kind, sizeof kind, "%.*s", (int)e->kind_len, e->kind);
+	struct buf json = {0};
+	buf_printf(&json, "{\"cursor\":\"%s\",", cur);
+	buf_append(&json, e->tail, e->tail_len);
+	feed_sse_event(ev, cur, kind, json.data, json.len);
+	buf_free(&json);
 }
 
 void feed_sse_event(struct buf *out, const char *id, const char *kind, const char *json, size_t n)
@@ -335,6 +259,37 @@ static void group_fetch(struct feed *f, struct feed_group *g)
 	}
 }
 
+/* Change n of g's user committed (a write's result here, or another
+ * instance's notification). Numbers are dense and commit in order, so a live
+ * subscriber at n - 1 takes it now, with no statement; one further back needs
+ * what lies between from the table: the group fetches (the backstop, as for a
+ * notification without the change). One already at n or past it has it. */
+static void group_deliver(struct feed *f, struct feed_group *g, int64_t n, const char *ev,
+			  size_t len)
+{
+	bool behind = false;
+	g->busy = true; /* a push may close a stream, which leaves the group */
+	struct list *e, *next;
+	for (e = g->subs.next; e != &g->subs; e = next) {
+		next = e->next;
+		struct feed_sub *s = container_of(e, struct feed_sub, group_link);
+		if (s->state != SUB_LIVE)
+			continue; /* catching up: its group fetch when live covers n */
+		if (s->cursor == n - 1) {
+			f->stats.events++;
+			f->stats.direct++;
+			feed_sub_push(f, s, ev, len, n);
+		} else if (s->cursor < n - 1) {
+			behind = true;
+		}
+	}
+	g->busy = false;
+	if (g->nsubs == 0)
+		group_free(f, g);
+	else if (behind)
+		group_fetch(f, g);
+}
+
 /* ---- subscribers ------------------------------------------------------------------------- */
 
 static void on_drained(struct request *r);
@@ -486,21 +441,32 @@ static void user_wrote(struct feed *f, const char *u, size_t ul)
 		group_fetch(f, g);
 }
 
+/* An entry of another instance's notification. */
+static void on_notice(void *owner, const struct feed_notice *e)
+{
+	struct feed *f = owner;
+	struct feed_group *g = *group_slot(f, e->user, e->user_len);
+	if (g == NULL)
+		return;
+	if (!e->has_change || e->kind_len >= 32) {
+		group_fetch(f, g);
+		return;
+	}
+	struct buf ev = {0};
+	sse_from_tail(&ev, e->user, e->user_len, e);
+	group_deliver(f, g, e->n, ev.data, ev.len);
+	buf_free(&ev);
+}
+
 static void on_notify(void *owner, const char *payload)
 {
 	struct feed *f = owner;
 	f->stats.notifications++;
-	if (strcmp(payload, "*") == 0) {
+	if (feed_notify_parse(payload, f->token, on_notice, f) == 1)
 		mark_all(f);
-		return;
-	}
-	for (const char *p = payload, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-		user_wrote(f, p, (size_t)(nl - p));
 }
 
 /* ---- telling the other instances ------------------------------------------------------- */
-
-#define NOTIFY_MAX 7900 /* PostgreSQL's payload limit is 8000 bytes */
 
 static void notify_send(struct feed *f);
 
@@ -539,35 +505,45 @@ static void notify_send(struct feed *f)
 	buf_free(&payload); /* db_submit copied it */
 }
 
-/* Whether "u\n" is one of the lines of p. */
-static bool named(const struct buf *p, const char *u, size_t ul)
-{
-	for (size_t i = 0; i + ul < p->len;) {
-		if (memcmp(p->data + i, u, ul) == 0 && p->data[i + ul] == '\n')
-			return true;
-		const char *nl = memchr(p->data + i, '\n', p->len - i);
-		if (nl == NULL)
-			break;
-		i = (size_t)(nl - p->data) + 1;
-	}
-	return false;
-}
-
 void feed_note_write(struct feed *f, const char *u, size_t ul)
 {
 	user_wrote(f, u, ul); /* this instance's streams need no round trip */
-	struct buf *p = &f->notify_pending;
-	if (p->len == 1 && p->data[0] == '*')
-		; /* everyone catches up already */
-	else if (p->len + ul + 1 > NOTIFY_MAX || memchr(u, '\n', ul) != NULL) {
-		/* too many users for one payload, or a user id that cannot be a
-		 * line of it: everyone catches up */
-		buf_reset(p);
-		buf_puts(p, "*");
-	} else if (!named(p, u, ul)) { /* a user writing often is named once */
-		buf_append(p, u, ul);
-		buf_putc(p, '\n');
+	struct feed_notice e = {.user = u, .user_len = ul};
+	feed_notify_add(&f->notify_pending, f->token, &e);
+	notify_send(f);
+}
+
+void feed_note_result(struct feed *f, const char *u, size_t ul, PGresult *res)
+{
+	int c = PQfnumber(res, "chg_n");
+	if (c < 0 || PQntuples(res) != 1 || PQnfields(res) < c + 7) {
+		feed_note_write(f, u, ul); /* the statement does not say: the user has news */
+		return;
 	}
+	if (PQgetisnull(res, 0, c))
+		return; /* it recorded no change (nothing changed): nothing to tell */
+	if (!PQgetisnull(res, 0, c + 5)) { /* a document: too big for a notification */
+		feed_note_write(f, u, ul);
+		return;
+	}
+	struct buf tail = {0}, ev = {0};
+	event_tail(&tail, res, 0, c);
+	struct feed_notice e = {.user = u,
+				.user_len = ul,
+				.has_change = true,
+				.n = atoll(PQgetvalue(res, 0, c)),
+				.kind = PQgetvalue(res, 0, c + 1),
+				.kind_len = (size_t)PQgetlength(res, 0, c + 1),
+				.tail = tail.data,
+				.tail_len = tail.len};
+	struct feed_group *g = *group_slot(f, u, ul);
+	if (g != NULL) { /* this instance's streams: directly, or a fetch */
+		sse_from_tail(&ev, u, ul, &e);
+		group_deliver(f, g, e.n, ev.data, ev.len);
+	}
+	feed_notify_add(&f->notify_pending, f->token, &e);
+	buf_free(&tail);
+	buf_free(&ev);
 	notify_send(f);
 }
 
@@ -677,6 +653,7 @@ int feed_init(struct feed *f, uv_loop_t *loop, const struct config *cfg, struct 
 	f->cfg = cfg;
 	f->pool = pool;
 	list_init(&f->subs);
+	feed_notify_token(f->token);
 	const char *url = cfg->listen_database_url ? cfg->listen_database_url : cfg->database_url;
 	if (feed_listen_init(&f->listen, loop, url, f) < 0 || uv_timer_init(loop, &f->tick) != 0 ||
 	    uv_timer_init(loop, &f->sweep) != 0)
@@ -757,6 +734,8 @@ void feed_metrics(const struct feed *f, struct buf *out)
 		   "threadstore_change_fetch_errors_total %lu\n"
 		   "# TYPE threadstore_change_events_total counter\n"
 		   "threadstore_change_events_total %lu\n"
+		   "# TYPE threadstore_change_direct_events_total counter\n"
+		   "threadstore_change_direct_events_total %lu\n"
 		   "# TYPE threadstore_change_heartbeats_total counter\n"
 		   "threadstore_change_heartbeats_total %lu\n"
 		   "# TYPE threadstore_change_streams_closed_total counter\n"
@@ -774,7 +753,7 @@ void feed_metrics(const struct feed *f, struct buf *out)
 		   "threadstore_change_swept_total %lu\n",
 		   f->nsubs, f->cfg->max_subscribers, f->ngroups,
 		   feed_listen_ready(&f->listen) ? 1 : 0, f->listen.connects, f->listen.losses,
-		   s->notifications, s->fetches, s->fetch_errors, s->events, s->heartbeats,
-		   s->slow_closed, s->gone_closed, s->refused, s->notifies_sent, s->notify_errors,
-		   s->sweeps, s->swept);
+		   s->notifications, s->fetches, s->fetch_errors, s->events, s->direct,
+		   s->heartbeats, s->slow_closed, s->gone_closed, s->refused, s->notifies_sent,
+		   s->notify_errors, s->sweeps, s->swept);
 }

@@ -200,25 +200,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		consume(l);
 }
 
-/* As db.c's connect: keepalives first (DATABASE_URL's own settings win), so a
- * connection the network dropped is noticed within a minute or so. */
+/* As db.c's connect, with TCP keepalives: a LISTEN session is idle for long,
+ * and one the network dropped must not go unnoticed. */
 static void connect_now(struct feed_listen *l, const char *host, const char *hostaddr,
 			const char *port)
 {
-	const char *keys[] = {"keepalives_idle",
-			      "keepalives_interval",
-			      "keepalives_count",
-			      "dbname",
-			      "client_encoding",
-			      "fallback_application_name",
-			      host ? "host" : NULL,
-			      "hostaddr",
-			      "port",
-			      NULL};
-	const char *vals[] = {"20", "5",      "3",  l->conninfo, "UTF8", "threadstore-listen",
-			      host, hostaddr, port, NULL};
 	set_state(l, FL_CONNECTING);
-	l->pg = PQconnectStartParams(keys, vals, 1);
+	l->pg = db_connect_start(l->conninfo, "threadstore-listen", true, host, hostaddr, port);
 	if (l->pg == NULL) {
 		fail(l, "out of memory");
 		return;

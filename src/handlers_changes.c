@@ -408,7 +408,7 @@ static void on_admin_page(struct request *r, PGresult *res)
 		buf_reset(&cur);
 		const char *u = PQgetvalue(res, i, 2);
 		size_t ul = (size_t)PQgetlength(res, i, 2);
-		feed_admin_cursor(&cur, PQgetvalue(res, i, 1), u, ul, PQgetvalue(res, i, 3));
+		feed_cursor_admin(&cur, PQgetvalue(res, i, 1), u, ul, PQgetvalue(res, i, 3));
 		buf_putc(&cur, '\0');
 		if (i > 0)
 			buf_putc(&body, ',');
@@ -417,10 +417,10 @@ static void on_admin_page(struct request *r, PGresult *res)
 	buf_printf(&body, "],\"has_more\":%s,\"after\":", more ? "true" : "false");
 	buf_reset(&cur);
 	if (n > 0)
-		feed_admin_cursor(&cur, PQgetvalue(res, n - 1, 1), PQgetvalue(res, n - 1, 2),
+		feed_cursor_admin(&cur, PQgetvalue(res, n - 1, 1), PQgetvalue(res, n - 1, 2),
 				  (size_t)PQgetlength(res, n - 1, 2), PQgetvalue(res, n - 1, 3));
 	else if (a->has_cursor)
-		feed_admin_cursor(&cur, a->xid, a->user.data, a->user.len, a->n);
+		feed_cursor_admin(&cur, a->xid, a->user.data, a->user.len, a->n);
 	if (cur.len > 0) {
 		buf_putc(&body, '"');
 		buf_append(&body, cur.data, cur.len);
@@ -454,7 +454,7 @@ void handle_admin_changes(struct request *r)
 	strcpy(a->n, "0");
 	if (found != 0) {
 		a->has_cursor = true;
-		if (found < 0 || feed_admin_cursor_parse(v.data ? v.data : "", v.len, a->xid, a->n,
+		if (found < 0 || feed_cursor_admin_parse(v.data ? v.data : "", v.len, a->xid, a->n,
 							 &a->user) < 0) {
 			buf_free(&v);
 			admin_cleanup_user(a);

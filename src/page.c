@@ -139,7 +139,8 @@ void page_reply_doc(struct request *r, PGresult *res, const char *what)
 
 void page_reply_write(struct request *r, PGresult *res, int status, const char *what)
 {
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	/* rows: a write that returns its change (queries.c CHANGE_ROW) */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		if (what != NULL && state != NULL && strcmp(state, "23503") == 0) {
 			/* foreign key: the thread went away concurrently */

@@ -147,7 +147,17 @@
  * true, and the touch has run to completion when it is evaluated). */
 #define AFTER_TOUCH "(SELECT count(*) FROM touch) >= 0 AND "
 #define CHANGE(cond, kind, thread, item, att, doc)                                         \
-	HEAD(cond) ", chg AS (" RECORD(kind, thread, item, att, doc) ")"
+	HEAD(cond) ", chg AS (" RECORD(kind, thread, item, att, doc) " RETURNING *)"
+/* The change CHANGE recorded, as the last columns of the write's one row
+ * (all NULL when it recorded none): feed.c delivers it to the streams that
+ * are at the number before it, and in the notification, with no statement.
+ * In Q_CHANGES_PAGE's column order from chg_n. Referenced from the main
+ * statement, the CTEs run when these are evaluated, after the main
+ * statement's row: the lock order (the thread, then the head) holds. */
+#define CHANGE_ROW                                                                         \
+	" (SELECT n FROM chg) AS chg_n, (SELECT kind FROM chg), (SELECT thread_id FROM chg),"  \
+	" (SELECT item_id FROM chg), (SELECT attachment_id FROM chg),"                      \
+	" (SELECT attachment FROM chg), (SELECT at_us FROM chg)"
 
 /* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
  * '{}' for none; facets are NULL on rows not saved since the migration. The
@@ -327,7 +337,8 @@ const struct query queries[Q_ALL] = {
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
 		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT " RETURNING facets), "
-		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL") " " ACTIVITY_PUT, 6, true, false},
+		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL") " " ACTIVITY_PUT
+		" RETURNING" CHANGE_ROW, 6, true, false},
 	/* The thread's attachments go with it (sql/013 attachments_by_thread),
 	 * after the thread (d): the lock order of every write, the thread first. */
 	[Q_THREAD_DELETE] = {"thread_delete",
@@ -353,7 +364,8 @@ const struct query queries[Q_ALL] = {
 		CHANGE(AFTER_TOUCH "true", "item.saved", "$2", "$3", "NULL", "NULL") " INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
 		" tsv) VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
-		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv", 6, true, false},
+		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv"
+		" RETURNING" CHANGE_ROW, 6, true, false},
 	/* add_thread_item: inserts, never overwrites. One row: (inserted, same)
 	 * where `same` compares the stored document of an existing id with this
 	 * one (NULL when the statement's snapshot has no such row: inserted now,
@@ -365,11 +377,12 @@ const struct query queries[Q_ALL] = {
 		" touch AS (" TOUCH("= $2") " AND EXISTS (SELECT 1 FROM ins) RETURNING 1), "
 		CHANGE(AFTER_TOUCH "EXISTS (SELECT 1 FROM ins)", "item.added", "$2", "$3", "NULL", "NULL")
 		" SELECT EXISTS (SELECT 1 FROM ins), (SELECT doc = $5 FROM items"
-		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)", 6, true, false},
+		" WHERE user_id = $1 AND thread_id = $2 AND id = $3)," CHANGE_ROW, 6, true, false},
 	[Q_ITEM_DELETE] = {"item_delete",
 		"WITH d AS (DELETE FROM items WHERE user_id = $1 AND thread_id = $2 AND id = $3"
 		" RETURNING 1), " CHANGE("EXISTS (SELECT 1 FROM d)", "item.deleted", "$2", "$3",
-		"NULL", "NULL") " " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d)", 3, true, false},
+		"NULL", "NULL") " " TOUCH("= $2") " AND EXISTS (SELECT 1 FROM d) RETURNING" CHANGE_ROW,
+		3, true, false},
 	[Q_ITEMS_FIRST_ASC] = {"items_first_asc",
 		ITEM_FIRST("ASC"), 4, false, false},
 	[Q_ITEMS_FIRST_DESC] = {"items_first_desc",
@@ -392,7 +405,8 @@ const struct query queries[Q_ALL] = {
 		CHANGE(AFTER_TOUCH "true", "attachment.saved", "threadstore_jsonb($3::text) ->> 'thread_id'",
 		"NULL", "$2", "NULL")
 		" INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
-		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc", 3, true, false},
+		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc RETURNING" CHANGE_ROW,
+		3, true, false},
 	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
 		"WITH d AS (DELETE FROM attachments WHERE user_id = $1 AND id = $2 RETURNING doc), "
 		CHANGE("EXISTS (SELECT 1 FROM d)", "attachment.deleted",
@@ -464,13 +478,14 @@ const struct query queries[Q_ALL] = {
 		" ORDER BY xid, user_id COLLATE \"C\", n LIMIT $4",
 		"xid, user_id COLLATE \"C\", n", "$5") ") c ON true"
 		" ORDER BY c.xid, c.user_id COLLATE \"C\", c.n", 5, false, true},
-	/* The users who wrote ($1: "user\n..." or "*" for everyone), to every
+	/* The users who wrote and their changes ($1: feed_notify.h's batch, payloads
+	 * separated by 0x1f, one notification each, in order; or "*"), to every
 	 * instance's LISTEN: one short transaction for a batch of writes, which
 	 * need not wait for its WAL flush (nothing of it must survive a crash:
 	 * the changes are in the table, and a LISTEN that comes back catches up). */
 	[Q_CHANGES_NOTIFY] = {"changes_notify",
-		"SELECT set_config('synchronous_commit', 'off', true),"
-		" pg_notify('" CHANGES_CHANNEL "', $1)", 1, true, true},
+		"SELECT set_config('synchronous_commit', 'off', true), (SELECT count(pg_notify('"
+		CHANGES_CHANNEL "', p)) FROM unnest(string_to_array($1, chr(31))) p)", 1, true, true},
 	/* Retention: up to $2 changes older than $1 µs, oldest first; per user
 	 * that is a prefix of its numbers (at_us never goes back). One instance at
 	 * a time (a transaction's advisory lock: fine behind a pooler); the others'

@@ -241,7 +241,7 @@ static void on_query_done(void *owner, PGresult *res, enum db_status st, uint64_
 		r->lsn = lsn;
 	if (q->write && !q->global && st == DB_OK &&
 	    (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK))
-		feed_note_write(&server_of(r->conn)->feed, r->user.data, r->user.len);
+		feed_note_result(&server_of(r->conn)->feed, r->user.data, r->user.len, res);
 	if (st == DB_TIMEOUT) {
 		request_error(r, 504, "timeout", "the query ran past its time limit");
 		return;

@@ -2,6 +2,7 @@
 reads the HTTP head, then the chunked body, and yields events as they come."""
 
 import json
+import random
 import socket
 import time
 
@@ -120,3 +121,24 @@ class SSEStream:
                 raise AssertionError("stream ended after %d of %d events" % (len(out), n))
             out.append(e)
         return out
+
+
+def read_resuming(open_stream, last_id, total, seed, most=60, timeout=20):
+    """Reads `total` events as a client that drops its stream after a random 1..most
+    events and resumes from the last id it saw: open_stream(last_event_id) opens one.
+    Returns the events' JSON, in the order they came."""
+    rnd = random.Random(seed)
+    got = []
+    while len(got) < total:
+        s = open_stream(last_id)
+        try:
+            for _ in range(rnd.randint(1, most)):
+                e = s.next_event(timeout=timeout)
+                assert e is not None, "no event within %s s after %d" % (timeout, len(got))
+                got.append(e["json"])
+                last_id = e["id"]
+                if len(got) == total:
+                    break
+        finally:
+            s.close()
+    return got

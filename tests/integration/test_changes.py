@@ -4,7 +4,6 @@ under concurrent writers; retention (410); the LISTEN connection killed; the
 admin feed and its credential."""
 
 import os
-import random
 import threading
 import time
 import uuid
@@ -166,23 +165,9 @@ def test_exactly_once_in_order_under_16_writers(two, make_token, user_id):
     results, errors = [], []
 
     def subscribe(seed):
-        rnd = random.Random(seed)
-        got, last = [], base
         try:
-            while len(got) < total:
-                s = stream(b, tok, last_event_id=last)
-                try:
-                    n = rnd.randint(1, 60)
-                    for _ in range(n):
-                        e = s.next_event(timeout=20)
-                        assert e is not None
-                        got.append(e["json"])
-                        last = e["id"]
-                        if len(got) == total:
-                            break
-                finally:
-                    s.close()
-            results.append(got)
+            results.append(sh.read_resuming(lambda last: stream(b, tok, last_event_id=last),
+                                            base, total, seed))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 
