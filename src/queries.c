@@ -158,6 +158,13 @@
 	" (SELECT n FROM chg) AS chg_n, (SELECT kind FROM chg), (SELECT thread_id FROM chg),"  \
 	" (SELECT item_id FROM chg), (SELECT attachment_id FROM chg),"                      \
 	" (SELECT attachment FROM chg), (SELECT at_us FROM chg)"
+/* A write whose statement is an INSERT returns CHANGE_ROW from a SELECT, its
+ * insert a CTE that the head reads first (AFTER_WRITE): Citus plans no
+ * subquery in an INSERT's RETURNING (and runs the CTEs in the order listed,
+ * the main statement last); on PostgreSQL the head waits for the write as
+ * for the touch, so the lock order is the same. */
+#define AFTER_WRITE(cte) "(SELECT count(*) FROM " cte ") >= 0 AND "
+#define CHANGE_SELECT " SELECT" CHANGE_ROW
 
 /* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
  * '{}' for none; facets are NULL on rows not saved since the migration. The
@@ -324,11 +331,12 @@ const struct query queries[Q_ALL] = {
 		" UNION ALL (SELECT 1, id, doc, n FROM (" ITEM_FIRST("ASC") ") i)", 4, false, false},
 	/* The thread and its activity row (ACTIVITY_PUT): the threads' columns
 	 * updated_us/updated_seq are an older binary's (sql/008). The thread in
-	 * a CTE, its activity the main statement, from the thread's facets: Citus
-	 * plans no subquery in an INSERT's VALUES, and runs each CTE as its own
-	 * statement on the worker, in the order listed, before the main one (an
-	 * activity row before its thread would fail the foreign key there). Lock
-	 * order as every write: the thread, then its activity, then the head. */
+	 * a CTE, then its activity from the thread's facets, then the change
+	 * (CHANGE_SELECT): Citus plans no subquery in an INSERT's VALUES, and runs
+	 * each CTE as its own statement on the worker, in the order listed, before
+	 * the main one (an activity row before its thread would fail the foreign
+	 * key there). Lock order as every write: the thread, then its activity,
+	 * then the head. */
 	[Q_THREAD_PUT] = {"thread_put",
 		"WITH t AS (INSERT INTO threads (user_id, id, created_us, seq, doc, facets, tsv,"
 		" expires_us) VALUES ($1, $2, $3, nextval('threadstore_seq'), $4,"
@@ -336,9 +344,10 @@ const struct query queries[Q_ALL] = {
 		" NULLIF($6, '')::bigint)"
 		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("threads") ", created_us = EXCLUDED.created_us,"
-		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT " RETURNING facets), "
-		CHANGE("true", "thread.saved", "$2", "NULL", "NULL", "NULL") " " ACTIVITY_PUT
-		" RETURNING" CHANGE_ROW, 6, true, false},
+		" facets = EXCLUDED.facets, tsv = EXCLUDED.tsv," EXPIRY_KEPT " RETURNING facets),"
+		" a AS (" ACTIVITY_PUT " RETURNING 1), "
+		CHANGE(AFTER_WRITE("a") "true", "thread.saved", "$2", "NULL", "NULL", "NULL")
+		CHANGE_SELECT, 6, true, false},
 	/* The thread's attachments go with it (sql/013 attachments_by_thread),
 	 * after the thread (d): the lock order of every write, the thread first. */
 	[Q_THREAD_DELETE] = {"thread_delete",
@@ -360,12 +369,14 @@ const struct query queries[Q_ALL] = {
 	 * distributed PostgreSQL): the foreign key answers a missing thread (23503:
 	 * 404) and covers a thread deleted concurrently. */
 	[Q_ITEM_PUT] = {"item_put",
-		"WITH touch AS (" TOUCH("= $2") " RETURNING 1), "
-		CHANGE(AFTER_TOUCH "true", "item.saved", "$2", "$3", "NULL", "NULL") " INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
+		"WITH touch AS (" TOUCH("= $2") " RETURNING 1),"
+		" up AS (INSERT INTO items (user_id, thread_id, id, created_us, seq, doc,"
 		" tsv) VALUES ($1, $2, $3, $4, nextval('threadstore_seq'), $5, " ITEM_TSV ")"
 		" ON CONFLICT (user_id, thread_id, id) DO UPDATE SET doc = EXCLUDED.doc,"
 		KEEP_SEQ("items") ", created_us = EXCLUDED.created_us, tsv = EXCLUDED.tsv"
-		" RETURNING" CHANGE_ROW, 6, true, false},
+		" RETURNING 1), "
+		CHANGE(AFTER_TOUCH AFTER_WRITE("up") "true", "item.saved", "$2", "$3", "NULL", "NULL")
+		CHANGE_SELECT, 6, true, false},
 	/* add_thread_item: inserts, never overwrites. One row: (inserted, same)
 	 * where `same` compares the stored document of an existing id with this
 	 * one (NULL when the statement's snapshot has no such row: inserted now,
@@ -402,11 +413,12 @@ const struct query queries[Q_ALL] = {
 		"WITH old AS (SELECT doc FROM attachments WHERE user_id = $1 AND id = $2),"
 		" touch AS (" TOUCH("IN (SELECT threadstore_jsonb($3::text) ->> 'thread_id'"
 		" UNION ALL SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM old)") " RETURNING 1), "
-		CHANGE(AFTER_TOUCH "true", "attachment.saved", "threadstore_jsonb($3::text) ->> 'thread_id'",
+		" up AS (INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
+		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc RETURNING 1), "
+		CHANGE(AFTER_TOUCH AFTER_WRITE("up") "true", "attachment.saved",
+		"threadstore_jsonb($3::text) ->> 'thread_id'",
 		"NULL", "$2", "NULL")
-		" INSERT INTO attachments (user_id, id, doc) VALUES ($1, $2, $3)"
-		" ON CONFLICT (user_id, id) DO UPDATE SET doc = EXCLUDED.doc RETURNING" CHANGE_ROW,
-		3, true, false},
+		CHANGE_SELECT, 3, true, false},
 	[Q_ATTACHMENT_DELETE] = {"attachment_delete",
 		"WITH d AS (DELETE FROM attachments WHERE user_id = $1 AND id = $2 RETURNING doc), "
 		CHANGE("EXISTS (SELECT 1 FROM d)", "attachment.deleted",
