@@ -208,17 +208,7 @@
  * first 100,000 characters, cut to 600 (and never inside a marker). The
  * query and the cursor are computed once (OFFSET 0: flattened, a generic plan
  * parsed the query again for each match's rank and recheck: 6.3 ms instead of
- * 1.9 for the bench's big user). Items of expired threads: a hashed NOT IN
- * over the user's expired threads (sql/013's partial index; none, normally),
- * not a primary-key probe per match.
- * The match (sql/015): the index of the user's prefixed words finds the
- * rows (k: the query mapped to them); user_id and tsv the exact match (a
- * prefix two users share, phrases' positions). COLLATE "C": the same
- * equality, but no btree on user_id can serve it, else the generic plan ANDs
- * the user's 1,000,000 items of items_by_time into the bitmap (115 ms). */
-#define SEARCH_KEYS                                                                        \
-	" user_id = $1 COLLATE \"C\" AND threadstore_search_keys(user_id, tsv) @@ s.k"       \
-	" AND tsv @@ s.q"
+ * 1.9 for the bench's big user). */
 #define HEADLINE_OPTS                                                                      \
 	"'MaxWords=24, MinWords=8, MaxFragments=2, FragmentDelimiter=\" ... \","             \
 	" StartSel=\"<mark>\", StopSel=\"</mark>\"'"
@@ -227,16 +217,14 @@
 	" regexp_replace(left(ts_headline($2::regconfig, left(CASE WHEN h.item_id IS NULL"  \
 	" THEN threadstore_title(h.doc) ELSE threadstore_item_text(h.doc) END, 100000),"     \
 	" s.q, " HEADLINE_OPTS "), 600), '<[^>]*$', '') AS snippet"                         \
-	" FROM (SELECT q, threadstore_search_query($1, q) AS k FROM"                       \
-	" (SELECT websearch_to_tsquery($2::regconfig, $3) AS q OFFSET 0) s0 OFFSET 0) s,"   \
+	" FROM (SELECT websearch_to_tsquery($2::regconfig, $3) AS q OFFSET 0) s,"          \
 	" (SELECT split_part($4::text, ':', 1)::real AS rank,"                              \
 	"  split_part($4::text, ':', 2)::bigint AS seq OFFSET 0) c, LATERAL ("              \
 	" SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq,"  \
-	" created_us, doc FROM items WHERE" SEARCH_KEYS item_cond          \
-	" AND thread_id NOT IN (SELECT id FROM threads WHERE user_id = $1"                 \
-	" AND expires_us <= " NOW_US ")"                                                    \
+	" created_us, doc FROM items WHERE user_id = $1 AND tsv @@ s.q" item_cond            \
+	NOT_EXPIRED("items.thread_id")                                                     \
 	" UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads"  \
-	" WHERE" SEARCH_KEYS thread_cond LIVE ") a"                       \
+	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond LIVE ") a"                         \
 	" WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)"                     \
 	" ORDER BY a.rank DESC, a.seq DESC LIMIT $5) h ORDER BY h.rank DESC, h.seq DESC"
 
@@ -459,7 +447,7 @@ const struct query queries[Q_ALL] = {
 	[Q_ITEMS_BEFORE_DESC] = {"items_before_desc", ITEM_PAGE(">", "ASC"), 5, false, false},
 	[Q_SEARCH] = {"search", SEARCH("", ""), 5, false, false},
 	[Q_SEARCH_THREAD] = {"search_thread",
-		SEARCH(" AND user_id = $1 AND thread_id = $6", " AND id = $6"), 6, false, false},
+		SEARCH(" AND thread_id = $6", " AND id = $6"), 6, false, false},
 	/* The caller's changes after number $2, $3 at most, with the user's head
 	 * and oldest retained number (feed.c decides 400/410 from them): always
 	 * one row at least, of NULL change columns when none follows. */
