@@ -53,6 +53,21 @@ static void poll_drop(struct feed_listen *l)
 	l->poll_fd = -1;
 }
 
+/* Ends what the connection has under way: its socket's watch, the session,
+ * a name lookup in flight. */
+static void drop_connection(struct feed_listen *l)
+{
+	poll_drop(l);
+	if (l->pg != NULL) {
+		PQfinish(l->pg);
+		l->pg = NULL;
+	}
+	if (l->lookup != NULL) {
+		db_lookup_abandon(l->lookup);
+		l->lookup = NULL;
+	}
+}
+
 /* Watches the connection's current socket (libpq may open another while it
  * tries the hosts of its list: then a new handle). */
 static int poll_watch(struct feed_listen *l, int events)
@@ -85,15 +100,7 @@ static void fail(struct feed_listen *l, const char *why)
 	log_warn(was_up ? "change feed LISTEN connection lost"
 			: "change feed LISTEN connect failed",
 		 "error=%s retry_ms=%u", log_quote(q, sizeof q, why, strlen(why)), l->backoff_ms);
-	poll_drop(l);
-	if (l->pg != NULL) {
-		PQfinish(l->pg);
-		l->pg = NULL;
-	}
-	if (l->lookup != NULL) {
-		db_lookup_abandon(l->lookup);
-		l->lookup = NULL;
-	}
+	drop_connection(l);
 	uv_timer_stop(&l->timer);
 	set_state(l, FL_BACKOFF);
 	unsigned next = l->backoff_ms * 2;
@@ -289,15 +296,7 @@ void feed_listen_close(struct feed_listen *l)
 {
 	if (l->state == FL_CLOSED)
 		return;
-	poll_drop(l);
-	if (l->pg != NULL) {
-		PQfinish(l->pg);
-		l->pg = NULL;
-	}
-	if (l->lookup != NULL) {
-		db_lookup_abandon(l->lookup);
-		l->lookup = NULL;
-	}
+	drop_connection(l);
 	set_state(l, FL_CLOSED);
 	db_hosts_free(&l->hosts);
 	uv_close((uv_handle_t *)&l->timer, on_handle_closed);

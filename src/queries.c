@@ -21,6 +21,9 @@
  * primary-key probe of their thread). */
 #define NOW_US "(extract(epoch FROM statement_timestamp()) * 1000000)::bigint"
 #define LIVE " AND (expires_us IS NULL OR expires_us > " NOW_US ")"
+/* The user's expired threads, for a statement over many of the user's items
+ * (one probe of sql/013's partial index, usually empty; a hashed NOT IN). */
+#define EXPIRED_IDS "(SELECT id FROM threads WHERE user_id = $1 AND expires_us <= " NOW_US ")"
 #define NOT_EXPIRED(thread)                                                                \
 	" AND NOT EXISTS (SELECT 1 FROM threads x WHERE x.user_id = $1 AND x.id = " thread   \
 	" AND x.expires_us <= " NOW_US ")"
@@ -224,8 +227,7 @@
 	"  split_part($4::text, ':', 2)::bigint AS seq OFFSET 0) c, LATERAL ("              \
 	" SELECT * FROM (SELECT thread_id, id AS item_id, ts_rank(tsv, s.q) AS rank, seq,"  \
 	" created_us, doc FROM items WHERE user_id = $1 AND tsv @@ s.q" item_cond            \
-	" AND thread_id NOT IN (SELECT id FROM threads WHERE user_id = $1"                 \
-	" AND expires_us <= " NOW_US ")"                                                    \
+	" AND thread_id NOT IN " EXPIRED_IDS                                               \
 	" UNION ALL SELECT id, NULL, ts_rank(tsv, s.q), seq, created_us, doc FROM threads"  \
 	" WHERE user_id = $1 AND tsv @@ s.q" thread_cond LIVE ") a"                         \
 	" WHERE a.rank < c.rank OR (a.rank = c.rank AND a.seq < c.seq)"                     \
