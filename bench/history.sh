@@ -99,8 +99,8 @@ SQL
 }
 echo
 echo "# plans (generic, as the prepared statements run; EXPLAIN (ANALYZE, BUFFERS))"
-plan t2_u_first_desc 8000000 '{}' 21 8388608
-plan t2_u_first_desc 8000000 '{"m":{"project":"p7"}}' 21 8388608
+plan t2_u_first_desc 8000000 '{}' 21 -1
+plan t2_u_first_desc 8000000 '{"m":{"project":"p7"}}' 21 -288230376153939969
 plan threads_count 8000000 '{"m":{"project":"p7"}}'
 plan threads_count 8000000 '{}'
 plan threads_count 8000000 '{"m":{"project":"p7"},"s":"active"}'

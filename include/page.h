@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "response.h"
 #include "router.h"
@@ -64,9 +65,14 @@ bool page_text_ok(const char *s, size_t n);
 /* Appends every metadata.<key>=<value> of the query string to f as the
  * member "m":{key: JSON value, ...} (nothing without filters): a value is a
  * JSON number, true, false or null when it reads as one, else a string ("..."
- * forces the string between the quotes). Returns NULL, or why it is a 400. */
-const char *page_metadata_filters(struct span q, struct buf *f)
+ * forces the string between the quotes). ORs each condition's bits
+ * (page_facet_bits) into *sig. Returns NULL, or why it is a 400. */
+const char *page_metadata_filters(struct span q, struct buf *f, uint64_t *sig)
     __attribute__((warn_unused_result));
+/* The three bits of sql/016's 64-bit facet signature that condition text
+ * cond[0..n) sets ("s" + status, "m" + key + ":" + value as threadstore_sig
+ * spells them; page.c says how). */
+uint64_t page_facet_bits(const char *cond, size_t n);
 
 /* Answers a single-document query: the doc in column 0, or 404 `what`. */
 void page_reply_doc(struct request *r, PGresult *res, const char *what);

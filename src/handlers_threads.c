@@ -31,6 +31,7 @@ struct history {
 	bool by_activity; /* order_by=updated_at */
 	struct buf before;
 	struct buf filter; /* {"m":{...},"s":"..."} or {} */
+	uint64_t sig;	   /* the filter's bits of the facet signature (0: no filter) */
 };
 
 /* Reads the history parameters (the filters always; order_by and before when
@@ -42,7 +43,7 @@ static int history_params(struct request *r, bool listing, struct history *h)
 	const char *why = NULL;
 	*h = (struct history){0};
 	buf_putc(&h->filter, '{');
-	why = page_metadata_filters(q, &h->filter);
+	why = page_metadata_filters(q, &h->filter, &h->sig);
 	if (why == NULL && h->filter.len > 1)
 		h->v2 = true;
 	int found = why ? 0 : router_query_param(q, "status", &v);
@@ -53,6 +54,9 @@ static int history_params(struct request *r, bool listing, struct history *h)
 		buf_puts(&h->filter, h->v2 ? ",\"s\":\"" : "\"s\":\"");
 		buf_append(&h->filter, v.data, v.len);
 		buf_putc(&h->filter, '"');
+		char cond[8] = "s";
+		memcpy(cond + 1, v.data, v.len); /* active, locked or closed */
+		h->sig |= page_facet_bits(cond, v.len + 1);
 		h->v2 = true;
 	}
 	buf_putc(&h->filter, '}');
@@ -99,9 +103,12 @@ static void on_t2_before(struct request *r, PGresult *res)
 	page_reply_cursor(r, res, PAGE_BEFORE, &T2_COLS);
 }
 
-/* The T2 queries are laid out by order, then cursor, then direction (queries.h). */
+/* The T2 queries are laid out by order, then cursor, then direction (queries.h).
+ * The activity order takes one more parameter, the mask of the filter's
+ * signature (~sig: -1 for none), which its index-only scan ORs with each
+ * thread's signature. */
 static void threads_list_v2(struct request *r, bool desc, struct history *h, const char *lim,
-			    int ll, const char *bytes, int bl)
+			    int ll)
 {
 	int base = h->by_activity ? Q_T2_U_FIRST_ASC : Q_T2_C_FIRST_ASC;
 	const struct buf *cur = h->before.len > 0 ? &h->before : &r->after;
@@ -109,14 +116,17 @@ static void threads_list_v2(struct request *r, bool desc, struct history *h, con
 				: r->after.len > 0 ? PAGE_AFTER
 						   : PAGE_FIRST;
 	enum query_id qid = (enum query_id)(base + 2 * (int)mode + (desc ? 1 : 0));
+	char mask[24];
+	int ml = snprintf(mask, sizeof mask, "%" PRId64, (int64_t)~h->sig);
+	int extra = h->by_activity ? 1 : 0;
 	if (mode == PAGE_FIRST) {
-		const char *v[] = {h->filter.data, lim, bytes};
-		const int l[] = {(int)h->filter.len, ll, bl};
-		request_query(r, qid, 3, v, l, on_t2_first);
+		const char *v[] = {h->filter.data, lim, mask};
+		const int l[] = {(int)h->filter.len, ll, ml};
+		request_query(r, qid, 2 + extra, v, l, on_t2_first);
 	} else {
-		const char *v[] = {cur->data, h->filter.data, lim, bytes};
-		const int l[] = {(int)cur->len, (int)h->filter.len, ll, bl};
-		request_query(r, qid, 4, v, l, mode == PAGE_AFTER ? on_t2_after : on_t2_before);
+		const char *v[] = {cur->data, h->filter.data, lim, mask};
+		const int l[] = {(int)cur->len, (int)h->filter.len, ll, ml};
+		request_query(r, qid, 3 + extra, v, l, mode == PAGE_AFTER ? on_t2_after : on_t2_before);
 	}
 }
 
@@ -126,11 +136,10 @@ void handle_threads_list(struct request *r)
 	struct history h;
 	if (page_params(r, true, &desc) < 0 || history_params(r, true, &h) < 0)
 		return;
-	char lim[16], bytes[24];
+	char lim[16];
 	int ll = snprintf(lim, sizeof lim, "%d", r->limit + 1);
-	int bl = page_budget_param(r, bytes);
 	if (h.v2) {
-		threads_list_v2(r, desc, &h, lim, ll, bytes, bl);
+		threads_list_v2(r, desc, &h, lim, ll);
 	} else if (r->after.len > 0) {
 		const char *v[] = {r->after.data, lim};
 		const int l[] = {(int)r->after.len, ll};

@@ -1,6 +1,7 @@
 /* page.c: Page JSON and single-document replies from PostgreSQL rows. */
 #include "page.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,13 +333,113 @@ static bool is_word(const struct buf *v, const char *w)
 	return v->len == strlen(w) && memcmp(v->data, w, v->len) == 0;
 }
 
-/* Appends value v as the filter's JSON: a string, or a number/true/false/null
- * when it reads as one; "..." forces the string between the quotes. */
-static void append_value(struct buf *f, const struct buf *v)
+/* ---- the filter's signature: sql/016's threadstore_sig, in C ----
+ * A condition's text is what threadstore_sig hashes: "s" + status, or "m" +
+ * the key as jsonb prints a string + ":" + the value as jsonb prints it (a
+ * number as trim_scale(numeric) prints it). They must match byte for byte: a
+ * bit the SQL side did not set would hide a thread that matches
+ * (tests/unit/test_page.c: PostgreSQL's own answers; test_history.py: the
+ * escapes and number forms end to end). */
+
+/* A string as PostgreSQL's jsonb prints it (escape_json): \b \f \n \r \t,
+ * \uXXXX for the other controls, DEL and everything else as is. */
+static void pg_json_quote(struct buf *b, const char *s, size_t n)
 {
-	if (is_word(v, "true") || is_word(v, "false") || is_word(v, "null") ||
-	    is_number(v->data, v->len)) {
+	static const char hex[] = "0123456789abcdef";
+	buf_putc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *e = c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n"
+			      : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '"' ? "\\\""
+			      : c == '\\' ? "\\\\" : NULL;
+		if (e != NULL) {
+			buf_puts(b, e);
+		} else if (c < 0x20) {
+			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			buf_append(b, u, 6);
+		} else {
+			buf_putc(b, (char)c);
+		}
+	}
+	buf_putc(b, '"');
+}
+
+/* A JSON number (is_number's) as trim_scale(numeric) prints it: no exponent,
+ * no leading or trailing zeros, "0" for any zero. */
+static void pg_numeric_text(struct buf *b, const char *s, size_t n)
+{
+	char dig[MAX_NUMBER];
+	size_t i = 0, nd = 0, lo = 0;
+	long exp = 0;
+	bool neg = s[0] == '-';
+	for (i = neg; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		dig[nd++] = s[i];
+	if (i < n && s[i] == '.')
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, exp--)
+			dig[nd++] = s[i];
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		long e = 0, sign = 1;
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			sign = s[i++] == '-' ? -1 : 1;
+		for (; i < n; i++)
+			e = e * 10 + (s[i] - '0');
+		exp += sign * e;
+	}
+	while (lo < nd && dig[lo] == '0')
+		lo++;
+	while (nd > lo && dig[nd - 1] == '0')
+		nd--, exp++;
+	if (lo == nd) {
+		buf_putc(b, '0');
+		return;
+	}
+	long len = (long)(nd - lo);
+	if (neg)
+		buf_putc(b, '-');
+	if (exp >= 0) {
+		buf_append(b, dig + lo, (size_t)len);
+		for (long k = 0; k < exp; k++)
+			buf_putc(b, '0');
+	} else if (len > -exp) {
+		buf_append(b, dig + lo, (size_t)(len + exp));
+		buf_putc(b, '.');
+		buf_append(b, dig + lo + len + exp, (size_t)-exp);
+	} else {
+		buf_puts(b, "0.");
+		for (long k = 0; k < -exp - len; k++)
+			buf_putc(b, '0');
+		buf_append(b, dig + lo, (size_t)len);
+	}
+}
+
+uint64_t page_facet_bits(const char *cond, size_t n)
+{
+	static EVP_MD *md5; /* fetched once: a fetch per digest costs more than the digest */
+	unsigned char d[EVP_MAX_MD_SIZE];
+	if (md5 == NULL)
+		md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	if (md5 == NULL || EVP_Digest(cond, n, d, NULL, md5, NULL) != 1)
+		return ~(uint64_t)0; /* no digest: a mask that rejects nothing (threads are still
+				      * tested against the filter itself) */
+	uint32_t h = (uint32_t)d[0] << 16 | (uint32_t)d[1] << 8 | d[2];
+	return (uint64_t)1 << (h & 63) | (uint64_t)1 << ((h >> 6) & 63) |
+	       (uint64_t)1 << ((h >> 12) & 63);
+}
+
+/* Appends value v as the filter's JSON: a string, or a number/true/false/null
+ * when it reads as one; "..." forces the string between the quotes. The
+ * condition's text for the signature goes to cond. */
+static void append_value(struct buf *f, struct buf *cond, const struct buf *v)
+{
+	if (is_word(v, "true") || is_word(v, "false") || is_word(v, "null")) {
 		buf_append(f, v->data, v->len);
+		buf_append(cond, v->data, v->len);
+		return;
+	}
+	if (is_number(v->data, v->len)) {
+		buf_append(f, v->data, v->len);
+		pg_numeric_text(cond, v->data, v->len);
 		return;
 	}
 	const char *p = v->data;
@@ -348,9 +449,10 @@ static void append_value(struct buf *f, const struct buf *v)
 	buf_putc(f, '"');
 	buf_json_escape(f, p, n);
 	buf_putc(f, '"');
+	pg_json_quote(cond, p, n);
 }
 
-const char *page_metadata_filters(struct span q, struct buf *f)
+const char *page_metadata_filters(struct span q, struct buf *f, uint64_t *sig)
 {
 	static const char prefix[] = "metadata.";
 	const size_t plen = sizeof prefix - 1;
@@ -386,7 +488,13 @@ const char *page_metadata_filters(struct span q, struct buf *f)
 				buf_puts(f, nkeys == 0 ? "\"m\":{\"" : ",\"");
 				buf_json_escape(f, k.data + plen, k.len - plen);
 				buf_puts(f, "\":");
-				append_value(f, &v);
+				struct buf cond = {0};
+				buf_putc(&cond, 'm');
+				pg_json_quote(&cond, k.data + plen, k.len - plen);
+				buf_putc(&cond, ':');
+				append_value(f, &cond, &v);
+				*sig |= page_facet_bits(cond.data, cond.len);
+				buf_free(&cond);
 				buf_append(&keys[nkeys++], k.data + plen, k.len - plen);
 			}
 		}

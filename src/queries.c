@@ -172,34 +172,32 @@
 /* Filters: p is {"m": {key: value, ...}, "s": status} (handlers_threads.c),
  * '{}' for none; facets are NULL on rows not saved since the migration. The
  * filter is parsed once, in an InitPlan (a generic plan would cast the
- * parameter again for each row it rejects). */
+ * parameter again for each row it rejects). The creation order tests each
+ * thread row it reads; it has no mask. */
 #define TFILTER(f, p) " AND (" p "::text = '{}' OR " f " @> (SELECT " p "::text::jsonb))"
-#define FACETS_C(p) TFILTER("COALESCE(t.facets, threadstore_facets(t.doc))", p)
 /* The activity order rejects threads in its index-only scan by their facets'
  * signature (sql/016: a NULL one, not filled yet, passes), then tests the few
- * that pass on the thread row it reads anyway: all of the filter's bits in the
- * signature, computed once (an InitPlan of ~sig, so one OR and one compare;
- * no call for no filter). */
-#define FACETS_U(p)                                                                        \
-	" AND (COALESCE(a.sig, -1) | (SELECT CASE WHEN " p "::text = '{}' THEN -1"          \
-	" ELSE ~threadstore_sig(" p "::text::jsonb) END)) = -1"                            \
-	TFILTER("t.facets", p)
-#define T2_ROWS(from, facets, k1, k2, cond, filter, dir, lim)                                      \
-	"SELECT t.id, t.doc, " ACT " AS act, " k1 " AS k1, " k2 " AS k2" from              \
-	cond facets(filter) " ORDER BY " k1 " " dir ", " k2 " " dir                       \
-	" LIMIT " lim
+ * that pass on the thread row it reads anyway. m is the filter's mask, ~ its
+ * bits of the signature (page.c computes them as threadstore_sig does; -1 for
+ * no filter): one OR and one compare per index entry, no call. */
+#define FACETS_U(p, m) " AND (COALESCE(a.sig, -1) | " m "::bigint) = -1" TFILTER("t.facets", p)
+#define FACETS_C(p, m) TFILTER("COALESCE(t.facets, threadstore_facets(t.doc))", p)
+/* Bounded by rows only, as v1's list (docs/API.md: thread documents are
+ * metadata; the byte window cost the list 0.67x): column n is NULL. */
+#define T2_ROWS(from, facets, k1, k2, cond, filter, mask, dir, lim)                       \
+	"SELECT t.id, t.doc, " ACT " AS act, NULL AS n, " k1 " AS k1, " k2 " AS k2" from   \
+	cond facets(filter, mask) " ORDER BY " k1 " " dir ", " k2 " " dir " LIMIT " lim
 /* (id, doc, act, n): act is the activity time, in microseconds */
-#define T2_FIRST(from, facets, k1, k2, dir)                                                        \
-	CAPPED("id, doc, act", T2_ROWS(from, facets, k1, k2, "", "$2", dir, "$3"),                  \
-	       "k1 " dir ", k2 " dir, "$4")
+#define T2_FIRST(from, facets, k1, k2, dir)                                                \
+	T2_ROWS(from, facets, k1, k2, "", "$2", "$4", dir, "$3")
 /* before= runs this with the comparison and direction reversed: the rows
  * nearest the cursor first, which page.c sends in reverse. */
-#define T2_PAGE(from, id, facets, k1, k2, cmp, dir)                                                \
+#define T2_PAGE(from, id, facets, k1, k2, cmp, dir)                                        \
 	"SELECT t.id, t.doc, t.act, t.n FROM"                                              \
 	" (SELECT " k1 " AS c1, " k2 " AS c2" from " AND " id " = $2) c"                   \
-	" LEFT JOIN LATERAL (" CAPPED("id, doc, act, k1, k2",                              \
-	T2_ROWS(from, facets, k1, k2, " AND (" k1 ", " k2 ") " cmp " (c.c1, c.c2)", "$3", dir, "$4"), \
-	"k1 " dir ", k2 " dir, "$5") ") t ON true ORDER BY t.k1 " dir ", t.k2 " dir
+	" LEFT JOIN LATERAL (" T2_ROWS(from, facets, k1, k2,                               \
+	" AND (" k1 ", " k2 ") " cmp " (c.c1, c.c2)", "$3", "$5", dir, "$4")               \
+	") t ON true ORDER BY t.k1 " dir ", t.k2 " dir
 
 /* Search (sql/005): an item's tsvector, $6 the configuration (--search-language). */
 #define ITEM_TSV "threadstore_tsvector($6, threadstore_item_text($5))"
@@ -419,12 +417,12 @@ const struct query queries[Q_ALL] = {
 		"(SELECT doc FROM d)") " " TOUCH("= (SELECT threadstore_jsonb(doc) ->> 'thread_id' FROM d)"), 2, true, false},
 	/* Thread lists with order_by, filters or before= (T2_*): the order is
 	 * creation (C) or activity (U); FIRST, AFTER, and BEFORE (reversed scan). */
-	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(FROM_C, FACETS_C, KC1, KC2, "ASC"), 4, false, false},
-	[Q_T2_C_FIRST_DESC] = {"t2_c_first_desc", T2_FIRST(FROM_C, FACETS_C, KC1, KC2, "DESC"), 4, false, false},
-	[Q_T2_C_AFTER_ASC] = {"t2_c_after_asc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, ">", "ASC"), 5, false, false},
-	[Q_T2_C_AFTER_DESC] = {"t2_c_after_desc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, "<", "DESC"), 5, false, false},
-	[Q_T2_C_BEFORE_ASC] = {"t2_c_before_asc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, "<", "DESC"), 5, false, false},
-	[Q_T2_C_BEFORE_DESC] = {"t2_c_before_desc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, ">", "ASC"), 5, false, false},
+	[Q_T2_C_FIRST_ASC] = {"t2_c_first_asc", T2_FIRST(FROM_C, FACETS_C, KC1, KC2, "ASC"), 3, false, false},
+	[Q_T2_C_FIRST_DESC] = {"t2_c_first_desc", T2_FIRST(FROM_C, FACETS_C, KC1, KC2, "DESC"), 3, false, false},
+	[Q_T2_C_AFTER_ASC] = {"t2_c_after_asc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, ">", "ASC"), 4, false, false},
+	[Q_T2_C_AFTER_DESC] = {"t2_c_after_desc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, "<", "DESC"), 4, false, false},
+	[Q_T2_C_BEFORE_ASC] = {"t2_c_before_asc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, "<", "DESC"), 4, false, false},
+	[Q_T2_C_BEFORE_DESC] = {"t2_c_before_desc", T2_PAGE(FROM_C, ID_C, FACETS_C, KC1, KC2, ">", "ASC"), 4, false, false},
 	[Q_T2_U_FIRST_ASC] = {"t2_u_first_asc", T2_FIRST(FROM_U, FACETS_U, KU1, KU2, "ASC"), 4, false, false},
 	[Q_T2_U_FIRST_DESC] = {"t2_u_first_desc", T2_FIRST(FROM_U, FACETS_U, KU1, KU2, "DESC"), 4, false, false},
 	[Q_T2_U_AFTER_ASC] = {"t2_u_after_asc", T2_PAGE(FROM_U, ID_U, FACETS_U, KU1, KU2, ">", "ASC"), 5, false, false},

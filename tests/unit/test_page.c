@@ -38,8 +38,42 @@ static void body(struct reply *r, struct buf *out)
 	buf_putc(out, '\0');
 }
 
+/* The filter's signature bits equal sql/016's threadstore_sig: expected values
+ * are PostgreSQL's answers (SELECT threadstore_sig('<the filter as jsonb>')). */
+static uint64_t sig_of(const char *query)
+{
+	struct buf f = {0};
+	uint64_t sig = 0;
+	const char *why = page_metadata_filters((struct span){query, strlen(query)}, &f, &sig);
+	CHECK(why == NULL);
+	buf_free(&f);
+	return sig;
+}
+
+static void test_signature(void)
+{
+	CHECK(sig_of("metadata.project=p7") == 288230376153939968u);
+	/* numbers by value, as jsonb's @> compares them (trim_scale) */
+	CHECK(sig_of("metadata.a=7.50") == 703687442038784u);
+	CHECK(sig_of("metadata.a=75e-1") == 703687442038784u);
+	CHECK(sig_of("metadata.a=%227%22") == 72057594172178432u); /* the string "7" */
+	CHECK(sig_of("metadata.a=7") != sig_of("metadata.a=%227%22"));
+	CHECK(sig_of("metadata.x=1E%2B3") == 4629700416945258496u);
+	CHECK(sig_of("metadata.x=1000") == 4629700416945258496u);
+	CHECK(sig_of("metadata.x=10.00e2") == 4629700416945258496u);
+	/* jsonb's escapes (\b \f, \u00XX, DEL as is), in the key and the value */
+	CHECK(sig_of("metadata.k%01%7F=x%08%0C%22%5C%0A%09%0D%1F%7F") == 576495953855381504u);
+	CHECK(sig_of("metadata.%C3%A9=%E2%9C%93") == 18014450049089536u);
+	CHECK(sig_of("metadata.b=true&metadata.n=null&metadata.z=-0&metadata.e=1e-3"
+		     "&metadata.big=12345678901234567890.000") == 3602879814715327168u);
+	CHECK(sig_of("limit=5") == 0);
+	CHECK(page_facet_bits("sactive", 7) == 288230376151810048u);
+	CHECK(page_facet_bits("sclosed", 7) == 72058143797936128u);
+}
+
 int main(void)
 {
+	test_signature();
 	struct buf b = {0};
 	struct reply r;
 	PGresult *res = rows(3, 3);
