@@ -10,6 +10,10 @@
 
 /* Fills p->stmt_name, once at start. */
 void db_stmt_names(struct db_pool *p);
+/* Queues Q_SESSION (with its Sync) on a new connection, before anything else.
+ * Its result is not waited for: should it fail, the connection plans as
+ * PostgreSQL's default has it, which is slower at worst. */
+int db_stmt_session(struct db_conn *c) __attribute__((warn_unused_result));
 /* Queues every statement's Parse (each with its Sync) on a new connection. */
 int db_stmt_prepare_all(struct db_conn *c) __attribute__((warn_unused_result));
 /* q's batch ended: true when q met a lost statement and was taken care of

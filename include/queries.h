@@ -70,6 +70,7 @@ enum query_id {
 	Q_WAL_LSN = Q_COUNT, /* after a write's commit: the primary's WAL insert position */
 	Q_WAL_FLUSH,	     /* the replica lag probe's reference: the primary's flushed WAL */
 	Q_REPLAY_LSN,	     /* the replica lag probe: how far a standby has replayed */
+	Q_SESSION,	     /* first on a new connection: generic plans (queries.c) */
 	Q_ALL
 };
 

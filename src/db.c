@@ -178,7 +178,7 @@ static void on_connected(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	if (p->prepared && db_stmt_prepare_all(c) < 0) {
+	if (db_stmt_session(c) < 0 || (p->prepared && db_stmt_prepare_all(c) < 0)) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}

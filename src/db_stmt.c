@@ -14,6 +14,25 @@ void db_stmt_names(struct db_pool *p)
 		queries_stmt_name(&queries[i], p->stmt_name[i]);
 }
 
+int db_stmt_session(struct db_conn *c)
+{
+	struct db_query *q = calloc(1, sizeof *q);
+	if (q == NULL)
+		return -1;
+	q->qid = Q_SESSION;
+	if (!PQsendQueryParams(c->pg, queries[Q_SESSION].sql, 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQpipelineSync(c->pg)) {
+		free(q);
+		return -1;
+	}
+	q->sync_after = true;
+	list_push_back(&c->inflight, &q->link);
+	c->ninflight++;
+	if (c->receiving == NULL)
+		c->receiving = q;
+	return 0;
+}
+
 /* Sends every statement's Parse up front; queries pipelined after them see them. */
 int db_stmt_prepare_all(struct db_conn *c)
 {

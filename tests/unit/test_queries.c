@@ -148,14 +148,16 @@ static void check_submit_counts(void)
 }
 
 /* The pool's own statements take no parameter and read no table (so no
- * user's data): WAL positions only. */
+ * user's data): WAL positions, and the session's plan setting. */
 static void check_pool_statements(void)
 {
 	for (int i = Q_COUNT; i < Q_ALL; i++) {
 		CHECK(queries[i].name != NULL && queries[i].nparams == 0 && !queries[i].write);
 		CHECK(strchr(queries[i].sql, '$') == NULL && strstr(queries[i].sql, "FROM") == NULL);
-		CHECK(strstr(queries[i].sql, "lsn()") != NULL);
+		CHECK(strstr(queries[i].sql, i == Q_SESSION ? "'plan_cache_mode'" : "lsn()") != NULL);
 	}
+	/* session-wide (false), never only for one transaction */
+	CHECK(strstr(queries[Q_SESSION].sql, "END, false)") != NULL);
 }
 
 /* WAL positions as PostgreSQL prints them, both ways. */
