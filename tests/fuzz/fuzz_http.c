@@ -32,7 +32,8 @@ static void exercise(const struct http_req *r)
 	struct buf v = {0}, id = {0}, scratch = {0}, sub = {0};
 	(void)router_query_param(m.query, "after", &v);
 	buf_reset(&v);
-	(void)page_metadata_filters(m.query, &v); /* the history filters' JSON */
+	uint64_t sig = 0; /* the history filters' JSON and their signature bits */
+	(void)page_metadata_filters(m.query, &v, &sig);
 	buf_reset(&v);
 	if (router_query_param(m.query, "q", &v) > 0)
 		(void)page_text_ok(v.data, v.len);
