@@ -141,6 +141,7 @@ struct db_pool {
 	bool prepared;
 	bool statements_lost;
 	unsigned long statement_errors; /* queries that met a lost statement (and were resent) */
+	unsigned long generic_sessions; /* connections whose session took generic plans (Q_SESSION) */
 	int open_handles;		/* timers not yet closed, for db_pool_close */
 	uv_timer_t tick;		/* checks query deadlines */
 	uv_check_t sync_check;		/* ends each loop turn's batches with one Sync each */

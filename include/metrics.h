@@ -65,6 +65,7 @@ struct metrics_gauges {
 	unsigned long db_reconnects;
 	int db_statements_lost;		   /* 1: fell back to unnamed statements */
 	unsigned long db_statement_errors; /* queries that met a lost prepared statement */
+	unsigned long db_generic_sessions; /* connections set to generic plans */
 	int draining;
 	unsigned long token_cache_hits, token_cache_misses;
 	size_t body_bytes, body_budget; /* request-body bytes reserved, and the bound */

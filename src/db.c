@@ -41,6 +41,9 @@ static void finish(struct db_pool *p, struct db_query *q, enum db_status st)
 	}
 	PGresult *res = q->res;
 	q->res = NULL;
+	if (q->qid == Q_SESSION && res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "force_generic_plan") == 0)
+		p->generic_sessions++;
 	if (q->done != NULL && q->owner != NULL) {
 		if (st == DB_OK && q->qid < Q_COUNT)
 			p->served++;

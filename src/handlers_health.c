@@ -56,6 +56,7 @@ void handle_metrics(struct request *r)
 	    .db_reconnects = s->pool.reconnects,
 	    .db_statements_lost = s->pool.statements_lost,
 	    .db_statement_errors = s->pool.statement_errors,
+	    .db_generic_sessions = s->pool.generic_sessions,
 	    .draining = s->draining,
 	    .body_bytes = s->host.budget.used,
 	    .body_budget = s->host.budget.limit,

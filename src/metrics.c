@@ -118,6 +118,10 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int
 	    "the server did not have (SQLSTATE 26000/42P05), and were sent again.\n"
 	    "# TYPE threadstore_db_statement_lost_total counter\n"
 	    "threadstore_db_statement_lost_total %lu\n"
+	    "# HELP threadstore_db_generic_plan_sessions_total Connections whose session was "
+	    "set to generic plans (plan_cache_mode; none on Citus).\n"
+	    "# TYPE threadstore_db_generic_plan_sessions_total counter\n"
+	    "threadstore_db_generic_plan_sessions_total %lu\n"
 	    "# HELP threadstore_draining 1 after SIGTERM, while requests finish.\n"
 	    "# TYPE threadstore_draining gauge\n"
 	    "threadstore_draining %d\n"
@@ -128,7 +132,7 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g, int
 	    "threadstore_token_cache_total{result=\"miss\"} %lu\n",
 	    (unsigned long long)m->response_bytes, g->connections, g->queries_in_flight,
 	    g->queries_waiting, g->db_up, g->db_total, g->db_reconnects, g->db_statements_lost,
-	    g->db_statement_errors, g->draining,
+	    g->db_statement_errors, g->db_generic_sessions, g->draining,
 	    g->token_cache_hits, g->token_cache_misses);
 	buf_printf(out,
 		   "# HELP threadstore_request_body_bytes Request-body bytes held, all "
