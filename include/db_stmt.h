@@ -10,7 +10,9 @@
 
 /* Fills p->stmt_name, once at start. */
 void db_stmt_names(struct db_pool *p);
-/* Queues Q_SESSION (with its Sync) on a new connection, before anything else.
+/* Queues Q_SESSION (with its Sync) on a new connection, before anything else;
+ * prepared statements only (an unnamed statement is planned at each execution
+ * anyway, with its parameters' values, as before).
  * Its result is not waited for: should it fail, the connection plans as
  * PostgreSQL's default has it, which is slower at worst. */
 int db_stmt_session(struct db_conn *c) __attribute__((warn_unused_result));

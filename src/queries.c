@@ -517,7 +517,9 @@ const struct query queries[Q_ALL] = {
 	 * PostgreSQL picks per statement and may flip to planning each execution
 	 * after an ANALYZE changes its estimates: threads_count did on the bench
 	 * data, 1.4 ms a count instead of 0.14 (p99 19 ms instead of 6 at 32
-	 * clients). Session-wide, sent first on each new connection; not on
+	 * clients). Session-wide, sent first on each new connection under
+	 * --statements prepared (unnamed ones are planned at each execution
+	 * anyway, with their parameters' values); not on
 	 * Citus (GENERIC_CASCADE says why). Behind a transaction-mode pooler the
 	 * setting stays on the server connection it ran on: harmless to other
 	 * clients, and a server connection without it plans as before. */

@@ -86,6 +86,18 @@ def test_sessions_take_generic_plans(start_server, make_token, user_id):
         assert c.get("/v1/threads/count?metadata.k=v").json == {"count": 0}
     c.close()
     anon.close()
+    # Unnamed statements are planned at each execution with their values, as before.
+    srv = start_server(["--pool-size", "2", "--statements", "unnamed"])
+    anon = srv.client(None)
+    wait_for(lambda: metric(anon.get("/metrics").raw.decode(),
+                            "threadstore_db_connections_up") == 2, timeout=10,
+             what="both database connections up")
+    c = srv.client(make_token(user_id))
+    assert c.get("/v1/threads/count").json == {"count": 0}
+    assert metric(anon.get("/metrics").raw.decode(),
+                  "threadstore_db_generic_plan_sessions_total") == 0
+    c.close()
+    anon.close()
 
 
 def test_access_log_and_request_ids(start_server, make_token, user_id):
