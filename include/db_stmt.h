@@ -10,19 +10,18 @@
 
 /* Fills p->stmt_name, once at start. */
 void db_stmt_names(struct db_pool *p);
-/* Queues Q_SESSION (with its Sync) on a new connection, before anything else;
- * prepared statements only (an unnamed statement is planned at each execution
- * anyway, with its parameters' values, as before).
- * Its result is not waited for: should it fail, the connection plans as
- * PostgreSQL's default has it, which is slower at worst. */
-int db_stmt_session(struct db_conn *c) __attribute__((warn_unused_result));
-/* Queues every statement's Parse (each with its Sync) on a new connection. */
+/* Queues Q_SESSION, then every statement's Parse (each with its Sync), on a new
+ * connection. Q_SESSION is for prepared statements only (an unnamed statement
+ * is planned at each execution anyway, with its parameters' values); its
+ * result is not waited for: failed, it is logged and the session plans as
+ * PostgreSQL's default has it, slower at worst. */
 int db_stmt_prepare_all(struct db_conn *c) __attribute__((warn_unused_result));
 /* q's batch ended: true when q met a lost statement and was taken care of
  * (sent again, or dropped when it was the pool's own Parse or cancelled). */
 bool db_stmt_lost(struct db_conn *c, struct db_query *q);
 /* q's batch ended: true when q was one of the pool's own Parses and failed
- * otherwise (logged; q freed). A connection without all its statements is
+ * (logged; q freed); Q_SESSION's answer is counted or logged here and is
+ * never a failure. A connection without all its statements is
  * not ready (a replica whose schema lags the primary's, until a migration has
  * replayed there): the caller fails it, to be tried again after the backoff;
  * nothing after the Parse is delivered on it (DB_UNAVAILABLE: a replica's

@@ -41,18 +41,6 @@ static void finish(struct db_pool *p, struct db_query *q, enum db_status st)
 	}
 	PGresult *res = q->res;
 	q->res = NULL;
-	if (q->qid == Q_SESSION && st == DB_OK) {
-		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		    strcmp(PQgetvalue(res, 0, 0), "force_generic_plan") == 0)
-			p->generic_sessions++;
-		else if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-			char m[256];
-			const char *e = res ? PQresultErrorMessage(res) : "no result";
-			log_quote(m, sizeof m, e, strlen(e));
-			log_warn("session left to plan_cache_mode's default (plans may be made at "
-				 "every execution)", "pool=%s error=%s", p->name, m);
-		}
-	}
 	if (q->done != NULL && q->owner != NULL) {
 		if (st == DB_OK && q->qid < Q_COUNT)
 			p->served++;
@@ -190,7 +178,7 @@ static void on_connected(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	if (p->prepared && (db_stmt_session(c) < 0 || db_stmt_prepare_all(c) < 0)) {
+	if (p->prepared && db_stmt_prepare_all(c) < 0) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}

@@ -14,14 +14,20 @@ void db_stmt_names(struct db_pool *p)
 		queries_stmt_name(&queries[i], p->stmt_name[i]);
 }
 
-int db_stmt_session(struct db_conn *c)
+/* Queues one of the connection's set-up queries, with its Sync: a statement's
+ * Parse, or the pool's own Q_SESSION. */
+static int send_setup(struct db_conn *c, enum query_id qid)
 {
 	struct db_query *q = calloc(1, sizeof *q);
 	if (q == NULL)
 		return -1;
-	q->qid = Q_SESSION;
-	if (!PQsendQueryParams(c->pg, queries[Q_SESSION].sql, 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQpipelineSync(c->pg)) {
+	q->qid = qid;
+	q->prepared = qid < Q_COUNT;
+	int ok = q->prepared ? PQsendPrepare(c->pg, c->pool->stmt_name[qid], queries[qid].sql,
+					     queries[qid].nparams, NULL)
+			     : PQsendQueryParams(c->pg, queries[qid].sql, 0, NULL, NULL, NULL,
+						 NULL, 0);
+	if (!ok || !PQpipelineSync(c->pg)) {
 		free(q);
 		return -1;
 	}
@@ -33,28 +39,33 @@ int db_stmt_session(struct db_conn *c)
 	return 0;
 }
 
-/* Sends every statement's Parse up front; queries pipelined after them see them. */
+/* Sends the session's setting, then every statement's Parse, up front;
+ * queries pipelined after them see them. */
 int db_stmt_prepare_all(struct db_conn *c)
 {
-	for (int i = 0; i < Q_COUNT; i++) {
-		struct db_query *q = calloc(1, sizeof *q);
-		if (q == NULL)
+	if (send_setup(c, Q_SESSION) < 0)
+		return -1;
+	for (int i = 0; i < Q_COUNT; i++)
+		if (send_setup(c, (enum query_id)i) < 0)
 			return -1;
-		q->qid = (enum query_id)i;
-		q->prepared = true;
-		if (!PQsendPrepare(c->pg, c->pool->stmt_name[i], queries[i].sql, queries[i].nparams,
-				   NULL) ||
-		    !PQpipelineSync(c->pg)) {
-			free(q);
-			return -1;
-		}
-		q->sync_after = true;
-		list_push_back(&c->inflight, &q->link);
-		c->ninflight++;
-		if (c->receiving == NULL)
-			c->receiving = q;
-	}
 	return 0;
+}
+
+/* Q_SESSION's answer: counted when the session took generic plans (not on
+ * Citus, which keeps its own setting); a failure is logged and changes
+ * nothing else (the session plans as PostgreSQL's default has it). */
+static void session_result(struct db_conn *c, const PGresult *res)
+{
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "force_generic_plan") == 0)
+			c->pool->generic_sessions++;
+		return;
+	}
+	char m[256];
+	const char *e = res ? PQresultErrorMessage(res) : "no result";
+	log_quote(m, sizeof m, e, strlen(e));
+	log_warn("session left to plan_cache_mode's default (plans may be made at every "
+		 "execution)", "pool=%s conn=%d error=%s", c->pool->name, c->index, m);
 }
 
 /* A prepared statement the server does not have (26000), or a name it has
@@ -98,6 +109,8 @@ bool db_stmt_lost(struct db_conn *c, struct db_query *q)
 
 bool db_stmt_failed(struct db_conn *c, struct db_query *q)
 {
+	if (q->qid == Q_SESSION && q->done == NULL)
+		session_result(c, q->res);
 	if (q->done != NULL || q->qid >= Q_COUNT || q->res == NULL ||
 	    PQresultStatus(q->res) == PGRES_COMMAND_OK)
 		return false;
